@@ -1,0 +1,268 @@
+//! Compiled, typed conditions and their evaluation.
+//!
+//! The compiler (`compile.rs`) guarantees types, so each node kind knows what it
+//! yields: evaluation is a walk over small enums that reads fields by slot, compares
+//! interned event names by id and uses prebuilt regexes. Nothing here allocates,
+//! except `lower(...)` on a value that is not already lower case.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+
+use super::context::{Context, CountSlot, DynValue, OutcomeId, ScoreMetric, SegmentId, Sym};
+use super::fields::{BoolField, DurField, NumField, StrField};
+
+/// Where an untyped value comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DynSrc {
+    Attribute(Sym),
+    Trait(Sym),
+}
+
+impl DynSrc {
+    #[inline]
+    fn get<'c, C: Context + ?Sized>(self, ctx: &'c C) -> Option<&'c DynValue> {
+        match self {
+            DynSrc::Attribute(s) => ctx.attribute(s),
+            DynSrc::Trait(s) => ctx.trait_value(s),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    #[inline]
+    fn apply<T: PartialOrd + ?Sized>(self, a: &T, b: &T) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// A string test whose right-hand side was fixed at compile time or is computed.
+#[derive(Clone, Debug)]
+pub enum StrTest {
+    Contains(StrNode),
+    StartsWith(StrNode),
+    EndsWith(StrNode),
+    Matches(Box<Regex>),
+    In(Box<[Box<str>]>),
+    ContainsAny(Box<[Box<str>]>),
+    ContainsAll(Box<[Box<str>]>),
+}
+
+#[derive(Clone, Debug)]
+pub enum BoolNode {
+    Const(bool),
+    Field(BoolField),
+    /// An attribute or trait read as a boolean; missing reads as false.
+    Dyn(DynSrc),
+    Not(Box<BoolNode>),
+    And(Box<[BoolNode]>),
+    Or(Box<[BoolNode]>),
+    /// `event.name == "x"` / `!=`, compared by interned id.
+    EventIs { name: Sym, negated: bool },
+    /// Number or duration comparison against a constant: the common case, kept flat.
+    NumCmpConst { lhs: NumNode, op: CmpOp, rhs: f64 },
+    NumCmp { lhs: NumNode, op: CmpOp, rhs: NumNode },
+    /// A text field against a constant, e.g. `geo.country == "US"`.
+    StrCmpConst { lhs: StrNode, negated: bool, rhs: Box<str> },
+    StrCmp { lhs: StrNode, negated: bool, rhs: StrNode },
+    BoolCmp { lhs: Box<BoolNode>, negated: bool, rhs: Box<BoolNode> },
+    /// `contains`, `in`, `matches`...; `negated` for the `not` forms, which are
+    /// still comparisons: false when the left side is missing.
+    StrTest { lhs: StrNode, negated: bool, test: StrTest },
+    Segment(SegmentId),
+    OutcomeAchieved(OutcomeId),
+    Exists(Presence),
+}
+
+/// What `exists(...)` tests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Presence {
+    Str(StrField),
+    Num(NumField),
+    Dur(DurField),
+    Bool(BoolField),
+    Dyn(DynSrc),
+}
+
+#[derive(Clone, Debug)]
+pub enum NumNode {
+    Const(f64),
+    Field(NumField),
+    /// A duration field, in milliseconds.
+    Dur(DurField),
+    /// An attribute or trait read as a number.
+    DynNum(DynSrc),
+    /// An attribute or trait read as a duration: a number of seconds or a
+    /// duration text such as `"90s"`; yields milliseconds.
+    DynDur(DynSrc),
+    Count(CountSlot),
+    Score(OutcomeId, ScoreMetric),
+    Neg(Box<NumNode>),
+    Arith(ArithOp, Box<NumNode>, Box<NumNode>),
+    /// A condition used as a predictor feature: 1 if true, else 0.
+    FromBool(Box<BoolNode>),
+}
+
+#[derive(Clone, Debug)]
+pub enum StrNode {
+    Const(Box<str>),
+    Field(StrField),
+    Dyn(DynSrc),
+    Lower(Box<StrNode>),
+}
+
+impl BoolNode {
+    #[inline]
+    pub fn eval<C: Context + ?Sized>(&self, ctx: &C) -> bool {
+        match self {
+            BoolNode::Const(b) => *b,
+            BoolNode::Field(f) => ctx.bool_field(*f).unwrap_or(false),
+            BoolNode::Dyn(src) => src.get(ctx).and_then(|v| v.boolean).unwrap_or(false),
+            BoolNode::Not(e) => !e.eval(ctx),
+            BoolNode::And(items) => items.iter().all(|e| e.eval(ctx)),
+            BoolNode::Or(items) => items.iter().any(|e| e.eval(ctx)),
+            BoolNode::EventIs { name, negated } => {
+                let cur = ctx.event_name();
+                // An event no rule names is still an event: it differs from `name`.
+                (cur == *name) != *negated
+            }
+            BoolNode::NumCmpConst { lhs, op, rhs } => match lhs.eval(ctx) {
+                Some(v) => op.apply(&v, rhs),
+                None => false,
+            },
+            BoolNode::NumCmp { lhs, op, rhs } => match (lhs.eval(ctx), rhs.eval(ctx)) {
+                (Some(a), Some(b)) => op.apply(&a, &b),
+                _ => false,
+            },
+            BoolNode::StrCmpConst { lhs, negated, rhs } => match lhs.eval(ctx) {
+                Some(v) => (*v == **rhs) != *negated,
+                None => false,
+            },
+            BoolNode::StrCmp { lhs, negated, rhs } => match (lhs.eval(ctx), rhs.eval(ctx)) {
+                (Some(a), Some(b)) => (a == b) != *negated,
+                _ => false,
+            },
+            BoolNode::BoolCmp { lhs, negated, rhs } => match (lhs.eval_opt(ctx), rhs.eval_opt(ctx)) {
+                (Some(a), Some(b)) => (a == b) != *negated,
+                _ => false,
+            },
+            BoolNode::StrTest { lhs, negated, test } => match lhs.eval(ctx) {
+                Some(v) => match test.eval(&v, ctx) {
+                    Some(r) => r != *negated,
+                    None => false,
+                },
+                None => false,
+            },
+            BoolNode::Segment(id) => ctx.segment(*id),
+            BoolNode::OutcomeAchieved(id) => ctx.outcome_achieved(*id),
+            BoolNode::Exists(p) => match p {
+                Presence::Str(f) => ctx.str_field(*f).is_some(),
+                Presence::Num(f) => ctx.num_field(*f).is_some(),
+                Presence::Dur(f) => ctx.dur_field(*f).is_some(),
+                Presence::Bool(f) => ctx.bool_field(*f).is_some(),
+                Presence::Dyn(src) => src.get(ctx).is_some(),
+            },
+        }
+    }
+
+    /// Like `eval`, but keeps "missing" apart from false, for `==` between booleans.
+    fn eval_opt<C: Context + ?Sized>(&self, ctx: &C) -> Option<bool> {
+        match self {
+            BoolNode::Field(f) => ctx.bool_field(*f),
+            BoolNode::Dyn(src) => src.get(ctx).and_then(|v| v.boolean),
+            other => Some(other.eval(ctx)),
+        }
+    }
+}
+
+impl StrTest {
+    /// `None` when the right-hand side is missing.
+    #[inline]
+    fn eval<C: Context + ?Sized>(&self, s: &str, ctx: &C) -> Option<bool> {
+        Some(match self {
+            StrTest::Contains(n) => s.contains(&*n.eval(ctx)?),
+            StrTest::StartsWith(n) => s.starts_with(&*n.eval(ctx)?),
+            StrTest::EndsWith(n) => s.ends_with(&*n.eval(ctx)?),
+            StrTest::Matches(re) => re.is_match(s),
+            StrTest::In(items) => items.iter().any(|i| **i == *s),
+            StrTest::ContainsAny(items) => items.iter().any(|i| s.contains(&**i)),
+            StrTest::ContainsAll(items) => items.iter().all(|i| s.contains(&**i)),
+        })
+    }
+}
+
+impl NumNode {
+    #[inline]
+    pub fn eval<C: Context + ?Sized>(&self, ctx: &C) -> Option<f64> {
+        match self {
+            NumNode::Const(n) => Some(*n),
+            NumNode::Field(f) => ctx.num_field(*f),
+            NumNode::Dur(f) => ctx.dur_field(*f).map(|ms| ms as f64),
+            NumNode::DynNum(src) => src.get(ctx).and_then(|v| v.number),
+            NumNode::DynDur(src) => src.get(ctx).and_then(|v| match v.number {
+                Some(secs) => Some(secs * 1000.0),
+                None => super::parser::parse_duration_ms(&v.text).map(|ms| ms as f64),
+            }),
+            NumNode::Count(slot) => Some(f64::from(ctx.count(*slot))),
+            NumNode::Score(id, m) => ctx.outcome_score(*id, *m),
+            NumNode::Neg(e) => e.eval(ctx).map(|v| -v),
+            NumNode::FromBool(b) => Some(if b.eval(ctx) { 1.0 } else { 0.0 }),
+            NumNode::Arith(op, a, b) => {
+                let (a, b) = (a.eval(ctx)?, b.eval(ctx)?);
+                let v = match op {
+                    ArithOp::Add => a + b,
+                    ArithOp::Sub => a - b,
+                    ArithOp::Mul => a * b,
+                    ArithOp::Div => a / b,
+                };
+                // Division by zero has no value an analyst could mean: treat it as missing.
+                v.is_finite().then_some(v)
+            }
+        }
+    }
+}
+
+impl StrNode {
+    #[inline]
+    pub fn eval<'c, C: Context + ?Sized>(&'c self, ctx: &'c C) -> Option<Cow<'c, str>> {
+        match self {
+            StrNode::Const(s) => Some(Cow::Borrowed(s)),
+            StrNode::Field(f) => ctx.str_field(*f).map(Cow::Borrowed),
+            StrNode::Dyn(src) => src.get(ctx).map(|v| Cow::Borrowed(&*v.text)),
+            StrNode::Lower(inner) => {
+                let s = inner.eval(ctx)?;
+                // Most URLs and names are lower case already: no copy then.
+                if s.chars().any(char::is_uppercase) {
+                    Some(Cow::Owned(s.to_lowercase()))
+                } else {
+                    Some(s)
+                }
+            }
+        }
+    }
+}

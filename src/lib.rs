@@ -1,0 +1,6 @@
+//! pesim: a predictive-engagement simulator and action-map rule engine.
+//!
+//! Data flows one way: [`dsl`] (conditions) and [`config`] (scenario files) feed
+//! the engine; the binary in `src/main.rs` only parses arguments and prints.
+
+pub mod dsl;
