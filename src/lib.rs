@@ -4,3 +4,5 @@
 //! the engine; the binary in `src/main.rs` only parses arguments and prints.
 
 pub mod dsl;
+pub mod config;
+pub mod diag;

@@ -179,9 +179,8 @@ pub fn value_offset_map(source: &str, node: &Node) -> Vec<usize> {
     let raw_chars: Vec<(usize, char)> = raw.char_indices().collect();
     let mut r = match style {
         Style::SingleQuoted | Style::DoubleQuoted => 1,
-        // Skip the `|`/`>` header line.
-        Style::Literal | Style::Folded => raw_chars.iter().position(|(_, c)| *c == '\n').map_or(0, |p| p + 1),
-        Style::Plain => 0,
+        // saphyr's span of a block scalar starts at its content, after the header.
+        Style::Literal | Style::Folded | Style::Plain => 0,
     };
     for vc in value.chars() {
         let pos = match style {
