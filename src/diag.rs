@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, ThemeCharacters, ThemeStyles};
 
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,7 +135,12 @@ impl Diagnostics {
 /// line and a caret under the span. Plain ASCII without colour, so that logs,
 /// CI and snapshot tests see exactly what a terminal shows.
 pub fn render(sources: &Sources, d: &Diagnostic) -> String {
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::ascii()).with_width(100).with_links(false);
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme {
+        characters: ThemeCharacters::ascii(),
+        styles: ThemeStyles::none(),
+    })
+    .with_width(100)
+    .with_links(false);
     let report = Rendered { sources, d };
     let mut out = String::new();
     let prefix = match d.severity {

@@ -3,6 +3,7 @@
 //! Data flows one way: [`dsl`] (conditions) and [`config`] (scenario files) feed
 //! the engine; the binary in `src/main.rs` only parses arguments and prints.
 
-pub mod dsl;
+pub mod app;
 pub mod config;
 pub mod diag;
+pub mod dsl;
