@@ -1327,14 +1327,23 @@ impl Decoder<'_, '_> {
 
     fn case_expect(&mut self, node: &Node) -> Option<CaseExpect> {
         let f = self.cx.fields(node, "an expectation", CASE_EXPECT_KEYS)?;
-        let at = f.get("at").map(|n| self.cx.duration(n, "`at`"));
+        let mut at = f.get("at").map(|n| self.cx.duration(n, "`at`"));
         let (never, matcher) = match f.get("never") {
             Some(n) => {
                 if let Some(other) = MATCHER_KEYS.iter().find(|k| f.has(k)) {
                     self.cx.error(f.key_node(other)?, "with `never`, put the whole decision inside it");
                     return None;
                 }
-                let mf = self.cx.fields(n, "`never`", MATCHER_KEYS)?;
+                let mut keys = MATCHER_KEYS.to_vec();
+                keys.push("at");
+                let mf = self.cx.fields(n, "`never`", &keys)?;
+                if let Some(inner_at) = mf.get("at") {
+                    if at.is_some() {
+                        self.cx.error(inner_at, "`at` is given twice: inside and outside `never`");
+                        return None;
+                    }
+                    at = Some(self.cx.duration(inner_at, "`at`"));
+                }
                 (true, self.matcher(&mf, n)?)
             }
             None => (false, self.matcher(&f, node)?),

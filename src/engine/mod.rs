@@ -1,0 +1,845 @@
+//! The decision engine (SPEC §6 steps 1–8): sessions, counters, outcomes,
+//! segments, scores, qualification, the offer gate and offer responses.
+//!
+//! The engine owns per-visitor state and reads availability only through
+//! [`Snapshots`]. It does not keep a clock: the simulator calls
+//! [`Engine::on_event`] and [`Engine::on_timer`] in time order, and the engine
+//! asks for timers and hands out decisions through a [`Sink`].
+
+pub mod context;
+pub mod decision;
+pub mod gates;
+pub mod rules;
+pub mod state;
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::availability::Snapshots;
+use crate::clock::{Local, LocalClock, SimTime};
+use crate::config::Scenario;
+use crate::config::model::{
+    ActionMapId, ActionState, Activation, MediaType, Persona, ResponseState, WorkgroupId,
+};
+use crate::dsl::{OutcomeId, SegmentId};
+use crate::events::{Event, EventKind, LineError, TrackEvent};
+use crate::random;
+
+use context::EvalCtx;
+pub use decision::{Decision, DecisionKind, Seen};
+pub use gates::Gate;
+use gates::{GateInput, offer_gate};
+use rules::Rules;
+pub use state::VisitorId;
+pub use state::Score;
+use state::{Due, Lifetime, MapState, Session, Visitor, media_slot};
+
+/// Something the engine wants to happen later.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timer {
+    pub visitor: VisitorId,
+    pub session: u32,
+    pub kind: TimerKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TimerKind {
+    /// Inactivity may have ended the session.
+    SessionEnd,
+    /// A `{delay: d}` activation is due.
+    DelayDue(ActionMapId),
+    /// An offer still unanswered becomes `timedout`.
+    OfferTimeout { map: ActionMapId, offer: u32 },
+    /// The response model's answer to an offer.
+    Respond { map: ActionMapId, offer: u32, state: ResponseState },
+}
+
+/// A chat accepted by a visitor, for the contact center to queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatRequest {
+    pub visitor: VisitorId,
+    pub customer: Arc<str>,
+    pub session: u32,
+    pub map: ActionMapId,
+    pub target: WorkgroupId,
+}
+
+/// Where the engine's output goes.
+pub trait Sink {
+    fn decision(&mut self, d: Decision);
+    fn schedule(&mut self, at: SimTime, timer: Timer);
+    /// An accepted chat entered a workgroup's queue.
+    fn chat_started(&mut self, _at: SimTime, _chat: ChatRequest) {}
+    /// A session ended (for per-session statistics).
+    fn session_ended(&mut self, _end: &SessionEnd) {}
+}
+
+/// What a finished session achieved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionEnd {
+    pub at: SimTime,
+    /// A chat of the session reached an agent.
+    pub engaged: bool,
+    /// Indexed by outcome.
+    pub outcomes: Vec<bool>,
+}
+
+/// What happened to a queued chat, reported back by the contact center.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChatEvent {
+    Engaged,
+    Abandoned,
+    Completed,
+}
+
+/// How offers get answered when the input records no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Responses {
+    /// Only recorded `actionEvent`s answer; the rest time out.
+    Recorded,
+    /// The persona response model answers too (recorded answers still count).
+    Model,
+}
+
+/// What `explain` sees of one event.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    /// Each action map's trigger: `None` when it was not evaluated (already
+    /// qualified, inactive or outside its window).
+    pub triggers: Vec<(ActionMapId, Option<bool>)>,
+    /// Gate results of the actions gated at this event.
+    pub gates: Vec<(ActionMapId, Vec<(Gate, bool)>)>,
+}
+
+pub struct Engine<'s> {
+    pub sc: &'s Scenario,
+    rules: Rules,
+    index: FxHashMap<Arc<str>, VisitorId>,
+    visitors: Vec<Visitor>,
+    clock: LocalClock,
+    responses: Responses,
+    /// Visitors with an open session.
+    active: usize,
+    trace_visitor: Option<VisitorId>,
+    trace: Option<Trace>,
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(sc: &'s Scenario, responses: Responses) -> Self {
+        Engine {
+            sc,
+            rules: Rules::new(sc),
+            index: FxHashMap::default(),
+            visitors: Vec::new(),
+            clock: LocalClock::new(sc.timezone.clone()),
+            responses,
+            active: 0,
+            trace_visitor: None,
+            trace: None,
+        }
+    }
+
+    /// Records a [`Trace`] for every event of `customer` (for `explain`).
+    pub fn trace_customer(&mut self, customer: &str) {
+        let id = self.visitor_id(customer);
+        self.trace_visitor = Some(id);
+    }
+
+    /// The trace of the last event, if it was the traced visitor's.
+    pub fn take_trace(&mut self) -> Option<Trace> {
+        self.trace.take()
+    }
+
+    pub fn visitor_count(&self) -> usize {
+        self.visitors.len()
+    }
+
+    /// Visitors whose session is open now.
+    pub fn active_sessions(&self) -> usize {
+        self.active
+    }
+
+    pub fn customer(&self, v: VisitorId) -> &Arc<str> {
+        &self.visitors[v.0 as usize].customer
+    }
+
+    /// The current session of a visitor: number, segments, outcomes, scores (for `explain`).
+    pub fn session_view(&self, v: VisitorId) -> Option<SessionView> {
+        let vis = &self.visitors[v.0 as usize];
+        let s = vis.session.as_deref()?;
+        let now = s.last_event;
+        let segments = (0..self.sc.segments.len())
+            .filter(|i| s.segments[*i] || self.rules.segment_live(&vis.life, *i, now))
+            .map(|i| SegmentId(i as u32))
+            .collect();
+        let outcomes = (0..self.sc.outcomes.len()).filter(|i| s.outcomes[*i]).map(|i| OutcomeId(i as u32)).collect();
+        Some(SessionView { number: s.number, segments, outcomes, scores: s.scores.to_vec() })
+    }
+
+    pub fn visitor_lookup(&self, customer: &str) -> Option<VisitorId> {
+        self.index.get(customer).copied()
+    }
+
+    /// Each predictor feature's value and weighted contribution at `ev` (for `explain`).
+    pub fn feature_contributions(
+        &self,
+        v: VisitorId,
+        ev: &Event,
+        p: &crate::config::model::Predictor,
+    ) -> Vec<(String, f64, f64)> {
+        let vis = &self.visitors[v.0 as usize];
+        let (Some(s), EventKind::Track(t)) = (vis.session.as_deref(), &ev.kind) else { return Vec::new() };
+        let local = LocalClock::new(self.sc.timezone.clone()).local(ev.time);
+        let ctx = EvalCtx { event: Some(t), now: ev.time, local, life: &vis.life, session: s, rules: &self.rules };
+        p.features
+            .iter()
+            .map(|f| {
+                let x = f.node.eval(&ctx).unwrap_or(0.0);
+                (f.name.clone(), x, f.weight * x)
+            })
+            .collect()
+    }
+
+    pub fn visitor_id(&mut self, customer: &str) -> VisitorId {
+        if let Some(id) = self.index.get(customer) {
+            return *id;
+        }
+        let id = VisitorId(self.visitors.len() as u32);
+        let customer: Arc<str> = customer.into();
+        self.index.insert(customer.clone(), id);
+        self.visitors.push(Visitor {
+            customer,
+            life: Lifetime {
+                sessions: 0,
+                pageviews: 0,
+                counts: vec![0; self.rules.visitor_slots].into(),
+                customer_segments: vec![None; self.sc.segments.len()].into(),
+                traits: Vec::new(),
+                next_session: Vec::new(),
+                last_event: SimTime(i64::MIN),
+            },
+            session: None,
+        });
+        id
+    }
+
+    /// Handles one input line's event. An `actionEvent` that answers no open
+    /// offer is an error of that line (nothing changes).
+    pub fn on_event(&mut self, ev: &Event, snapshots: &dyn Snapshots, sink: &mut dyn Sink) -> Result<(), LineError> {
+        let v = self.visitor_id(&ev.customer);
+        match &ev.kind {
+            EventKind::Response { action_map, state } => self.recorded_response(v, ev.time, *action_map, *state, sink),
+            EventKind::Track(track) => {
+                self.track(v, ev.time, track, snapshots, sink);
+                Ok(())
+            }
+        }
+    }
+
+    fn recorded_response(
+        &mut self,
+        v: VisitorId,
+        now: SimTime,
+        map: ActionMapId,
+        state: ResponseState,
+        sink: &mut dyn Sink,
+    ) -> Result<(), LineError> {
+        let open = self.visitors[v.0 as usize].session.as_deref().and_then(|s| match s.maps[map.0 as usize] {
+            MapState::Offered { offer, .. } => Some((s.number, offer)),
+            _ => None,
+        });
+        match open {
+            Some((session, offer)) => {
+                self.answer(v, session, now, map, offer, state, sink);
+                Ok(())
+            }
+            None => Err(LineError::NoOpenOffer(self.sc.action_map(map).id.clone())),
+        }
+    }
+
+    /// SPEC §6 steps 1–7 for one tracking event.
+    fn track(&mut self, v: VisitorId, now: SimTime, ev: &TrackEvent, snapshots: &dyn Snapshots, sink: &mut dyn Sink) {
+        let local = self.clock.local(now);
+        let tracing = self.trace_visitor == Some(v);
+        if tracing {
+            self.trace = Some(Trace::default());
+        }
+        // 1. Session.
+        let timeout = self.sc.settings.session_timeout;
+        let expired = match self.visitors[v.0 as usize].session.as_deref() {
+            Some(s) => now.since(s.last_event) >= timeout,
+            None => true,
+        };
+        if expired {
+            if let Some(s) = self.visitors[v.0 as usize].session.as_deref() {
+                let end = s.last_event.plus(timeout);
+                let number = s.number;
+                self.end_session(v, number, end, sink);
+            }
+            self.start_session(v, now, sink);
+        }
+        let sc = self.sc;
+        let rules = &self.rules;
+        let vis = &mut self.visitors[v.0 as usize];
+        let customer = vis.customer.clone();
+        let life = &mut vis.life;
+        let s = vis.session.as_deref_mut().expect("a session was just ensured");
+
+        // 2. State.
+        s.events += 1;
+        s.last_event = now;
+        life.last_event = now;
+        if ev.is_pageview {
+            s.pageviews += 1;
+            life.pageviews += 1;
+            s.page_since = now;
+        }
+        if let Some(page) = &ev.page
+            && (ev.is_pageview || s.page.is_none())
+        {
+            s.page = Some(page.clone());
+        }
+        for (part, values) in &ev.context {
+            for (slot, value) in part.fields().zip(values.iter()) {
+                s.context[slot] = value.clone();
+            }
+        }
+        if ev.authenticated.is_some() {
+            s.authenticated = ev.authenticated;
+        }
+        for (sym, value) in &ev.traits {
+            match life.traits.iter_mut().find(|(k, _)| k == sym) {
+                Some((_, v)) => *v = value.clone(),
+                None => life.traits.push((*sym, value.clone())),
+            }
+        }
+        if ev.is_pageview {
+            let url = s.page.as_ref().map(|p| &*p.url);
+            for m in s.maps.iter_mut() {
+                if let MapState::Pending { due: due @ Due::OnReturn(_), .. } = m
+                    && let Due::OnReturn(target) = &*due
+                    && Some(&**target) == url
+                {
+                    *due = Due::Now;
+                }
+            }
+        }
+        let bumps: Vec<u32> = rules
+            .counts_by_event
+            .get(&ev.name)
+            .into_iter()
+            .flatten()
+            .chain(rules.counts_any.iter())
+            .copied()
+            .filter(|slot| {
+                let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
+                sc.counts[*slot as usize].cond.as_ref().is_none_or(|c| c.eval(&ctx))
+            })
+            .collect();
+        for slot in bumps {
+            match rules.slots[slot as usize] {
+                rules::SlotRef::Session(i) => s.counts[i as usize] += 1,
+                rules::SlotRef::Visitor(i) => life.counts[i as usize] += 1,
+            }
+        }
+        let decide = |sink: &mut dyn Sink, number: u32, kind: DecisionKind| {
+            sink.decision(Decision { time: now, customer: customer.clone(), session: number, kind });
+        };
+
+        // 3. Outcomes.
+        for (i, o) in sc.outcomes.iter().enumerate() {
+            if !s.outcomes[i] && o.achieved_when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules })
+            {
+                s.outcomes[i] = true;
+                decide(sink, s.number, DecisionKind::OutcomeAchieved(OutcomeId(i as u32)));
+            }
+        }
+        // 4. Segments, in dependency order.
+        for id in &sc.segment_order {
+            let i = id.0 as usize;
+            let assigned = s.segments[i] || rules.segment_live(life, i, now);
+            if assigned {
+                continue;
+            }
+            let holds = sc.segments[i].when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
+            if holds {
+                if rules.is_customer_scope(i) {
+                    life.customer_segments[i] = Some(now);
+                } else {
+                    s.segments[i] = true;
+                }
+                decide(sink, s.number, DecisionKind::SegmentAssigned(*id));
+            }
+        }
+        // 5. Scores.
+        for (i, o) in sc.outcomes.iter().enumerate() {
+            let Some(p) = &o.predictor else { continue };
+            let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
+            let z = p.bias + p.features.iter().map(|f| f.weight * f.node.eval(&ctx).unwrap_or(0.0)).sum::<f64>();
+            let prob = 1.0 / (1.0 + (-z).exp());
+            let quantile = quantile_of(&p.quantiles, prob);
+            let score = &mut s.scores[i];
+            *score = Score {
+                probability: Some(prob),
+                max_probability: Some(score.max_probability.map_or(prob, |m| m.max(prob))),
+                quantile,
+                max_quantile: match (score.max_quantile, quantile) {
+                    (Some(m), Some(q)) => Some(m.max(q)),
+                    (m, q) => q.or(m),
+                },
+            };
+        }
+        // 6. Qualification.
+        let mut trace_triggers = Vec::new();
+        for (i, m) in sc.action_maps.iter().enumerate() {
+            let eligible = m.active
+                && s.maps[i] == MapState::Idle
+                && m.start.is_none_or(|t| now >= SimTime::from_timestamp(t))
+                && m.end.is_none_or(|t| now < SimTime::from_timestamp(t));
+            if !eligible {
+                if tracing {
+                    trace_triggers.push((ActionMapId(i as u32), None));
+                }
+                continue;
+            }
+            let holds = m.trigger.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
+            if tracing {
+                trace_triggers.push((ActionMapId(i as u32), Some(holds)));
+            }
+            if !holds {
+                continue;
+            }
+            let id = ActionMapId(i as u32);
+            decide(
+                sink,
+                s.number,
+                DecisionKind::Action { map: id, state: ActionState::Qualified, target: None, seen: None },
+            );
+            s.maps[i] = match m.activation {
+                Activation::Immediate => MapState::Pending { due: Due::Now, blocked: None },
+                Activation::Delay(d) => {
+                    let url = s.page.as_ref().map_or("".into(), |p| p.url.clone());
+                    let at = now.plus(d);
+                    sink.schedule(at, Timer { visitor: v, session: s.number, kind: TimerKind::DelayDue(id) });
+                    MapState::Pending { due: Due::At(at, url), blocked: None }
+                }
+                Activation::NextSession => {
+                    life.next_session.push(id);
+                    MapState::Done
+                }
+            };
+        }
+        if let Some(t) = self.trace.as_mut() {
+            t.triggers = trace_triggers;
+        }
+        // 7. Offer gate: everything due now, and everything blocked earlier.
+        self.gate(v, now, local, None, snapshots, sink);
+    }
+
+    fn start_session(&mut self, v: VisitorId, now: SimTime, sink: &mut dyn Sink) {
+        let sc = self.sc;
+        let n_maps = sc.action_maps.len();
+        let vis = &mut self.visitors[v.0 as usize];
+        vis.life.sessions += 1;
+        let number = vis.life.sessions;
+        let mut maps = vec![MapState::Idle; n_maps];
+        for id in vis.life.next_session.drain(..) {
+            maps[id.0 as usize] = MapState::Pending { due: Due::Now, blocked: None };
+        }
+        vis.session = Some(Box::new(Session {
+            number,
+            start: now,
+            last_event: now,
+            end_timer: Some(now.plus(sc.settings.session_timeout)),
+            events: 0,
+            pageviews: 0,
+            page: None,
+            page_since: now,
+            context: Default::default(),
+            authenticated: None,
+            counts: vec![0; self.rules.session_slots].into(),
+            segments: vec![false; sc.segments.len()].into(),
+            outcomes: vec![false; sc.outcomes.len()].into(),
+            scores: vec![Score::default(); sc.outcomes.len()].into(),
+            maps: maps.into(),
+            open: [None; 3],
+            engaged: false,
+            rejected: [false; 3],
+            last_offer: [None; 3],
+            offers: 0,
+            rng: random::stream(sc.seed, "session", &vis.customer, u64::from(number)),
+        }));
+        self.active += 1;
+        sink.schedule(
+            now.plus(sc.settings.session_timeout),
+            Timer { visitor: v, session: number, kind: TimerKind::SessionEnd },
+        );
+    }
+
+    /// Ends a session: open offers become `ignored`, session state is dropped.
+    fn end_session(&mut self, v: VisitorId, number: u32, at: SimTime, sink: &mut dyn Sink) {
+        let vis = &mut self.visitors[v.0 as usize];
+        let Some(s) = vis.session.take() else { return };
+        debug_assert_eq!(s.number, number);
+        self.active -= 1;
+        sink.session_ended(&SessionEnd { at, engaged: s.engaged, outcomes: s.outcomes.to_vec() });
+        for (i, m) in s.maps.iter().enumerate() {
+            if let MapState::Offered { target, .. } = m {
+                sink.decision(Decision {
+                    time: at,
+                    customer: vis.customer.clone(),
+                    session: number,
+                    kind: DecisionKind::Action {
+                        map: ActionMapId(i as u32),
+                        state: ActionState::Ignored,
+                        target: *target,
+                        seen: None,
+                    },
+                });
+            }
+        }
+    }
+
+    /// Handles a timer the engine asked for; stale timers do nothing.
+    pub fn on_timer(&mut self, now: SimTime, timer: &Timer, snapshots: &dyn Snapshots, sink: &mut dyn Sink) {
+        let v = timer.visitor;
+        let Some(s) = self.visitors[v.0 as usize].session.as_deref_mut() else { return };
+        if s.number != timer.session {
+            return;
+        }
+        match &timer.kind {
+            TimerKind::SessionEnd => {
+                let end = s.last_event.plus(self.sc.settings.session_timeout);
+                if now >= end {
+                    self.end_session(v, timer.session, now, sink);
+                } else if s.end_timer != Some(end) {
+                    s.end_timer = Some(end);
+                    sink.schedule(end, Timer { visitor: v, session: s.number, kind: TimerKind::SessionEnd });
+                }
+            }
+            TimerKind::DelayDue(map) => {
+                let i = map.0 as usize;
+                let MapState::Pending { due: Due::At(at, url), blocked } = &s.maps[i] else { return };
+                if *at != now {
+                    return;
+                }
+                let on_page = s.page.as_ref().is_some_and(|p| p.url == *url);
+                let blocked = *blocked;
+                if on_page {
+                    s.maps[i] = MapState::Pending { due: Due::Now, blocked };
+                    let local = self.clock.local(now);
+                    self.gate(v, now, local, Some(*map), snapshots, sink);
+                } else {
+                    let url = url.clone();
+                    s.maps[i] = MapState::Pending { due: Due::OnReturn(url), blocked };
+                }
+            }
+            TimerKind::OfferTimeout { map, offer } => {
+                if matches!(s.maps[map.0 as usize], MapState::Offered { offer: o, .. } if o == *offer) {
+                    self.close_offer(v, now, *map, ActionState::TimedOut, sink);
+                }
+            }
+            TimerKind::Respond { map, offer, state } => {
+                let (session, map, offer, state) = (timer.session, *map, *offer, *state);
+                self.answer(v, session, now, map, offer, state, sink);
+            }
+        }
+    }
+
+    /// A chat's progress in the contact center (SPEC §6 step 9).
+    pub fn on_chat(&mut self, now: SimTime, chat: &ChatRequest, event: ChatEvent, sink: &mut dyn Sink) {
+        let vis = &mut self.visitors[chat.visitor.0 as usize];
+        let state = match event {
+            ChatEvent::Engaged => ActionState::Engaged,
+            ChatEvent::Abandoned => ActionState::Abandoned,
+            ChatEvent::Completed => ActionState::Completed,
+        };
+        sink.decision(Decision {
+            time: now,
+            customer: vis.customer.clone(),
+            session: chat.session,
+            kind: DecisionKind::Action { map: chat.map, state, target: Some(chat.target), seen: None },
+        });
+        let Some(s) = vis.session.as_deref_mut().filter(|s| s.number == chat.session) else { return };
+        if event == ChatEvent::Engaged {
+            s.engaged = true;
+        } else {
+            let i = chat.map.0 as usize;
+            if matches!(s.maps[i], MapState::InChat { .. }) {
+                s.maps[i] = MapState::Done;
+                if let Some(slot) = media_slot(self.sc.action_map(chat.map).action.media)
+                    && s.open[slot] == Some(chat.map)
+                {
+                    s.open[slot] = None;
+                }
+            }
+        }
+    }
+
+    /// Step 8: the visitor answers an offer (recorded or modelled).
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &mut self,
+        v: VisitorId,
+        session: u32,
+        now: SimTime,
+        map: ActionMapId,
+        offer: u32,
+        state: ResponseState,
+        sink: &mut dyn Sink,
+    ) {
+        let Some(s) = self.visitors[v.0 as usize].session.as_deref() else { return };
+        let current = matches!(s.maps[map.0 as usize], MapState::Offered { offer: o, .. } if o == offer);
+        if s.number != session || !current {
+            return;
+        }
+        let final_state = match state {
+            ResponseState::Accepted => ActionState::Accepted,
+            ResponseState::Rejected => ActionState::Rejected,
+            ResponseState::Ignored => ActionState::Ignored,
+        };
+        self.close_offer(v, now, map, final_state, sink);
+    }
+
+    /// Closes an open offer with `state`; an accepted chat starts instead.
+    fn close_offer(&mut self, v: VisitorId, now: SimTime, map: ActionMapId, state: ActionState, sink: &mut dyn Sink) {
+        let media = self.sc.action_map(map).action.media;
+        let vis = &mut self.visitors[v.0 as usize];
+        let Some(s) = vis.session.as_deref_mut() else { return };
+        let i = map.0 as usize;
+        let MapState::Offered { target, .. } = s.maps[i] else { return };
+        let record = |sink: &mut dyn Sink, state| {
+            sink.decision(Decision {
+                time: now,
+                customer: vis.customer.clone(),
+                session: s.number,
+                kind: DecisionKind::Action { map, state, target, seen: None },
+            });
+        };
+        record(sink, state);
+        let slot = media_slot(media);
+        if state == ActionState::Rejected
+            && let Some(slot) = slot
+        {
+            s.rejected[slot] = true;
+        }
+        if state == ActionState::Accepted
+            && media.is_chat()
+            && let Some(target) = target
+        {
+            record(sink, ActionState::Started);
+            s.maps[i] = MapState::InChat { target };
+            sink.chat_started(
+                now,
+                ChatRequest { visitor: v, customer: vis.customer.clone(), session: s.number, map, target },
+            );
+            return;
+        }
+        s.maps[i] = MapState::Done;
+        if let Some(slot) = slot
+            && s.open[slot] == Some(map)
+        {
+            s.open[slot] = None;
+        }
+    }
+
+    /// Step 7: gates the visitor's due actions (or only `only`, at a delay's
+    /// due moment), by media type, highest weight first, ties at random.
+    fn gate(
+        &mut self,
+        v: VisitorId,
+        now: SimTime,
+        local: Local,
+        only: Option<ActionMapId>,
+        snapshots: &dyn Snapshots,
+        sink: &mut dyn Sink,
+    ) {
+        let sc = self.sc;
+        let rules = &self.rules;
+        let tracing = self.trace_visitor == Some(v);
+        let vis = &mut self.visitors[v.0 as usize];
+        let Some(s) = vis.session.as_deref_mut() else { return };
+        let mut due: Vec<ActionMapId> = s
+            .maps
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                matches!(m, MapState::Pending { due: Due::Now, .. }) && only.is_none_or(|o| o.0 as usize == *i)
+            })
+            .map(|(i, _)| ActionMapId(i as u32))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        // Highest weight first; equal weights in a random order from the session's stream.
+        due.sort_by_key(|id| (media_order(sc.action_map(*id).action.media), std::cmp::Reverse(sc.action_map(*id).weight)));
+        shuffle_ties(&mut due, |id| (media_order(sc.action_map(*id).action.media), sc.action_map(*id).weight), &mut s.rng);
+
+        let mut offered_now = [false; 4];
+        let mut traces = Vec::new();
+        for id in due {
+            let m = sc.action_map(id);
+            let media = m.action.media;
+            let result = {
+                let ctx = EvalCtx { event: None, now, local, life: &vis.life, session: s, rules };
+                let input = GateInput {
+                    sc,
+                    map: m,
+                    ctx: &ctx,
+                    session: s,
+                    now,
+                    local,
+                    snapshots,
+                    offered_now: offered_now[media_order(media)],
+                };
+                let mut passed = Vec::new();
+                let r = offer_gate(&input, &mut |g, ok| {
+                    if tracing {
+                        passed.push((g, ok));
+                    }
+                });
+                if tracing {
+                    traces.push((id, passed));
+                }
+                r
+            };
+            let i = id.0 as usize;
+            match result {
+                Err(reason) => {
+                    if let MapState::Pending { blocked, .. } = &mut s.maps[i]
+                        && *blocked != Some(reason)
+                    {
+                        *blocked = Some(reason);
+                        sink.decision(Decision {
+                            time: now,
+                            customer: vis.customer.clone(),
+                            session: s.number,
+                            kind: DecisionKind::Blocked { map: id, reason },
+                        });
+                    }
+                }
+                Ok(route) => {
+                    sink.decision(Decision {
+                        time: now,
+                        customer: vis.customer.clone(),
+                        session: s.number,
+                        kind: DecisionKind::Action {
+                            map: id,
+                            state: ActionState::Offered,
+                            target: route.target,
+                            seen: route.seen,
+                        },
+                    });
+                    if media == MediaType::Webhook {
+                        // Webhooks need no answer.
+                        s.maps[i] = MapState::Done;
+                        continue;
+                    }
+                    offered_now[media_order(media)] = true;
+                    s.offers += 1;
+                    let offer = s.offers;
+                    s.maps[i] = MapState::Offered { offer, at: now, target: route.target };
+                    if let Some(slot) = media_slot(media) {
+                        s.open[slot] = Some(id);
+                        s.last_offer[slot] = Some(now);
+                    }
+                    let timer = |kind| Timer { visitor: v, session: s.number, kind };
+                    let timeout = now.plus(sc.settings.offer_timeout);
+                    sink.schedule(timeout, timer(TimerKind::OfferTimeout { map: id, offer }));
+                    if self.responses == Responses::Model
+                        && let Some(p) = persona_of(sc, &vis.customer)
+                        && let Some((at, state)) = modelled_response(p, media, now, &mut s.rng)
+                        && at < timeout
+                    {
+                        sink.schedule(at, timer(TimerKind::Respond { map: id, offer, state }));
+                    }
+                }
+            }
+        }
+        if tracing && let Some(t) = self.trace.as_mut() {
+            t.gates.extend(traces);
+        }
+    }
+}
+
+/// What `explain` shows of a session.
+pub struct SessionView {
+    pub number: u32,
+    pub segments: Vec<SegmentId>,
+    pub outcomes: Vec<OutcomeId>,
+    pub scores: Vec<Score>,
+}
+
+fn media_order(m: MediaType) -> usize {
+    match m {
+        MediaType::Webchat => 0,
+        MediaType::ContentOffer => 1,
+        MediaType::WebMessaging => 2,
+        MediaType::Webhook => 3,
+    }
+}
+
+/// Shuffles each run of equal keys in place (Fisher–Yates), drawing only where ties exist.
+fn shuffle_ties<T, K: PartialEq>(items: &mut [T], key: impl Fn(&T) -> K, rng: &mut random::Rng) {
+    let mut start = 0;
+    while start < items.len() {
+        let mut end = start + 1;
+        while end < items.len() && key(&items[end]) == key(&items[start]) {
+            end += 1;
+        }
+        for i in (start + 1..end).rev() {
+            let j = start + (random::unit(rng) * (i - start + 1) as f64) as usize;
+            items.swap(i, j.min(i));
+        }
+        start = end;
+    }
+}
+
+/// The persona a visitor belongs to, drawn by share from a stream keyed by the
+/// customer id: the same in `run`, `generate` and `replay`.
+pub fn persona_of<'a>(sc: &'a Scenario, customer: &str) -> Option<&'a Persona> {
+    let personas = &sc.traffic.as_ref()?.personas;
+    let mut rng = random::stream(sc.seed, "persona", customer, 0);
+    personas.get(random::weighted(&mut rng, personas.iter().map(|p| p.share)))
+}
+
+/// The persona's answer to an offer and when it comes, or `None` (no answer).
+fn modelled_response(
+    p: &Persona,
+    media: MediaType,
+    now: SimTime,
+    rng: &mut random::Rng,
+) -> Option<(SimTime, ResponseState)> {
+    let (_, r) = p.response.iter().find(|(m, _)| *m == media)?;
+    let u = random::unit(rng);
+    let state = if u < r.accept {
+        ResponseState::Accepted
+    } else if u < r.accept + r.reject {
+        ResponseState::Rejected
+    } else {
+        return None;
+    };
+    let delay = r.delay.as_ref().map_or(0.0, |d| random::sample(d, rng)).max(0.0);
+    Some((SimTime(now.0 + delay.round() as i64), state))
+}
+
+/// The share of past sessions whose maximum probability was below `p`
+/// (SPEC §7), interpolated between the cut points.
+pub fn quantile_of(cuts: &[f64], p: f64) -> Option<f64> {
+    let n = cuts.len();
+    if n < 2 {
+        return None;
+    }
+    if p <= cuts[0] {
+        return Some(0.0);
+    }
+    if p >= cuts[n - 1] {
+        return Some(1.0);
+    }
+    let k = cuts.partition_point(|c| *c <= p) - 1;
+    let (lo, hi) = (cuts[k], cuts[k + 1]);
+    let frac = if hi > lo { (p - lo) / (hi - lo) } else { 0.0 };
+    Some((k as f64 + frac) / (n - 1) as f64)
+}
+

@@ -1,0 +1,115 @@
+//! Per-visitor mutable state: what lives for the visitor's lifetime (a few
+//! counters, customer-scope segments) and what lives for one session (dropped
+//! when the session times out, so memory follows the visitors active at once).
+
+use std::sync::Arc;
+
+use crate::clock::SimTime;
+use crate::config::model::{ActionMapId, BlockingReason, MediaType, WorkgroupId};
+use crate::dsl::{DynValue, Sym};
+use crate::events::{CONTEXT_FIELDS, Page};
+use crate::random::Rng;
+
+/// Index of a visitor in the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VisitorId(pub u32);
+
+#[derive(Debug)]
+pub struct Visitor {
+    pub customer: Arc<str>,
+    pub life: Lifetime,
+    pub session: Option<Box<Session>>,
+}
+
+/// What outlives a session.
+#[derive(Debug)]
+pub struct Lifetime {
+    pub sessions: u32,
+    pub pageviews: u32,
+    /// Counters of `visitor.count(...)` patterns.
+    pub counts: Box<[u32]>,
+    /// When each customer-scope segment was assigned (indexed by segment).
+    pub customer_segments: Box<[Option<SimTime>]>,
+    pub traits: Vec<(Sym, DynValue)>,
+    /// Actions qualified with `next_session` activation, due at the next session.
+    pub next_session: Vec<ActionMapId>,
+    pub last_event: SimTime,
+}
+
+/// The predictor outputs of one outcome in a session (SPEC §7).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Score {
+    pub probability: Option<f64>,
+    pub max_probability: Option<f64>,
+    pub quantile: Option<f64>,
+    pub max_quantile: Option<f64>,
+}
+
+/// Where an action map stands in the current session.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapState {
+    /// Not qualified in this session.
+    Idle,
+    /// Qualified, waiting to be offered; `blocked` is the last reason written.
+    Pending { due: Due, blocked: Option<BlockingReason> },
+    /// Offered and not answered yet.
+    Offered { offer: u32, at: SimTime, target: Option<WorkgroupId> },
+    /// An accepted chat that has not finished.
+    InChat { target: WorkgroupId },
+    /// Qualified for the next session, answered, timed out or fired: done for this session.
+    Done,
+}
+
+/// When a pending action is due to be gated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Due {
+    /// Gated at every tracking event (and was due at some point).
+    Now,
+    /// A delay running: due at that time if the visitor is still on `url`.
+    At(SimTime, Box<str>),
+    /// The delay expired while the visitor was elsewhere: due on return to `url`.
+    OnReturn(Box<str>),
+}
+
+/// Per-media-type index for the offer bookkeeping (webhooks have none).
+pub fn media_slot(media: MediaType) -> Option<usize> {
+    match media {
+        MediaType::Webchat => Some(0),
+        MediaType::ContentOffer => Some(1),
+        MediaType::WebMessaging => Some(2),
+        MediaType::Webhook => None,
+    }
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub number: u32,
+    pub start: SimTime,
+    pub last_event: SimTime,
+    /// The time the session-end timer is set for, if one is pending.
+    pub end_timer: Option<SimTime>,
+    pub events: u32,
+    pub pageviews: u32,
+    pub page: Option<Page>,
+    pub page_since: SimTime,
+    /// Latest visit context, indexed like `CONTEXT_FIELDS`.
+    pub context: [Option<Box<str>>; CONTEXT_FIELDS.len()],
+    pub authenticated: Option<bool>,
+    /// Counters of session-scope `count(...)` patterns.
+    pub counts: Box<[u32]>,
+    /// Session-scope segments assigned in this session.
+    pub segments: Box<[bool]>,
+    pub outcomes: Box<[bool]>,
+    pub scores: Box<[Score]>,
+    pub maps: Box<[MapState]>,
+    /// The action map with an open offer (or unfinished chat), per media slot.
+    pub open: [Option<ActionMapId>; 3],
+    /// A chat of this session reached an agent (frequency cap `after_conversation`).
+    pub engaged: bool,
+    pub rejected: [bool; 3],
+    pub last_offer: [Option<SimTime>; 3],
+    /// Offers made so far, numbering them so stale timers are recognised.
+    pub offers: u32,
+    /// Tie-breaks and modelled responses, keyed by (seed, visitor, session).
+    pub rng: Rng,
+}

@@ -1,0 +1,605 @@
+//! Tracking events (SPEC §4): JSON Lines in the Genesys web-event shape → typed
+//! [`Event`]s, read as a stream (one line in memory at a time).
+//!
+//! Names the rules never mention are kept as text but interned to
+//! `Sym::UNKNOWN`, so conditions compare ids only.
+
+use std::io::BufRead;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+
+pub use crate::clock::SimTime;
+use crate::config::Scenario;
+use crate::config::model::{ActionMapId, ResponseState};
+use crate::dsl::fields::StrField;
+use crate::dsl::{DynValue, Interner, Sym};
+
+/// The visit-context fields an event may carry (SPEC §3, "visit context").
+pub const CONTEXT_FIELDS: [StrField; 22] = [
+    StrField::SearchQuery,
+    StrField::BrowserFamily,
+    StrField::BrowserVersion,
+    StrField::BrowserLang,
+    StrField::DeviceCategory,
+    StrField::DeviceType,
+    StrField::DeviceOs,
+    StrField::GeoCountry,
+    StrField::GeoCountryName,
+    StrField::GeoRegion,
+    StrField::GeoLocality,
+    StrField::GeoPostalCode,
+    StrField::CampaignSource,
+    StrField::CampaignMedium,
+    StrField::CampaignName,
+    StrField::CampaignTerm,
+    StrField::CampaignContent,
+    StrField::CampaignClickId,
+    StrField::CampaignNetwork,
+    StrField::ReferrerUrl,
+    StrField::ReferrerHostname,
+    StrField::ReferrerMedium,
+];
+
+/// The parts of the visit context, which travel together: an event that
+/// carries `device` replaces all `device.*` fields of the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextPart {
+    Search,
+    Browser,
+    Device,
+    Geo,
+    Campaign,
+    Referrer,
+}
+
+impl ContextPart {
+    pub const ALL: [ContextPart; 6] = [
+        ContextPart::Search,
+        ContextPart::Browser,
+        ContextPart::Device,
+        ContextPart::Geo,
+        ContextPart::Campaign,
+        ContextPart::Referrer,
+    ];
+    /// The range of [`CONTEXT_FIELDS`] this part covers.
+    pub fn fields(self) -> std::ops::Range<usize> {
+        match self {
+            ContextPart::Search => 0..1,
+            ContextPart::Browser => 1..4,
+            ContextPart::Device => 4..7,
+            ContextPart::Geo => 7..12,
+            ContextPart::Campaign => 12..19,
+            ContextPart::Referrer => 19..22,
+        }
+    }
+}
+
+/// Index of a context field in [`CONTEXT_FIELDS`], if it is one.
+pub fn context_index(field: StrField) -> Option<usize> {
+    CONTEXT_FIELDS.iter().position(|f| *f == field)
+}
+
+/// The page of a pageview, with the parts derived from its URL.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Page {
+    pub url: Box<str>,
+    pub title: Option<Box<str>>,
+    pub hostname: Option<Box<str>>,
+    pub domain: Option<Box<str>>,
+    pub pathname: Option<Box<str>>,
+    pub query: Option<Box<str>>,
+    pub fragment: Option<Box<str>>,
+    pub keywords: Option<Box<str>>,
+    pub lang: Option<Box<str>>,
+}
+
+impl Page {
+    pub fn get(&self, f: StrField) -> Option<&str> {
+        match f {
+            StrField::PageUrl => Some(&self.url),
+            StrField::PageTitle => self.title.as_deref(),
+            StrField::PageHostname => self.hostname.as_deref(),
+            StrField::PageDomain => self.domain.as_deref(),
+            StrField::PagePathname => self.pathname.as_deref(),
+            StrField::PageQuery => self.query.as_deref(),
+            StrField::PageFragment => self.fragment.as_deref(),
+            StrField::PageKeywords => self.keywords.as_deref(),
+            StrField::PageLang => self.lang.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// A page from a URL alone, deriving host, path, query and fragment.
+    pub fn from_url(url: &str) -> Self {
+        let mut p = Page { url: url.into(), ..Default::default() };
+        p.derive();
+        p
+    }
+
+    /// Fills host, domain, path, query and fragment from the URL where absent.
+    fn derive(&mut self) {
+        let url = &*self.url;
+        let (rest, fragment) = match url.split_once('#') {
+            Some((r, f)) => (r, Some(f)),
+            None => (url, None),
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let after_scheme = rest.split_once("://").map_or(rest, |(_, r)| r);
+        let (host, path) = if rest.contains("://") {
+            match after_scheme.find('/') {
+                Some(i) => (Some(&after_scheme[..i]), &after_scheme[i..]),
+                None => (Some(after_scheme), "/"),
+            }
+        } else {
+            (None, rest)
+        };
+        let host = host.map(|h| h.rsplit_once('@').map_or(h, |(_, h)| h));
+        let host = host.map(|h| h.split(':').next().unwrap_or(h)).filter(|h| !h.is_empty());
+        if self.hostname.is_none() {
+            self.hostname = host.map(Into::into);
+        }
+        if self.domain.is_none() {
+            // The registrable part, approximated as the last two labels (no public-suffix list).
+            self.domain = host.map(|h| {
+                let labels: Vec<&str> = h.split('.').collect();
+                if labels.len() <= 2 { h.into() } else { labels[labels.len() - 2..].join(".").into() }
+            });
+        }
+        if self.pathname.is_none() {
+            self.pathname = Some(path.into());
+        }
+        if self.query.is_none() {
+            self.query = query.map(Into::into);
+        }
+        if self.fragment.is_none() {
+            self.fragment = fragment.map(Into::into);
+        }
+    }
+}
+
+/// A tracking event, typed and interned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackEvent {
+    /// Interned with the rules' names; `Sym::UNKNOWN` if no rule names it.
+    pub name: Sym,
+    pub name_text: Box<str>,
+    pub is_pageview: bool,
+    pub page: Option<Page>,
+    /// Context parts the event carries, with all of that part's fields.
+    pub context: Vec<(ContextPart, [Option<Box<str>>; 7])>,
+    pub attributes: Vec<(Sym, DynValue)>,
+    pub traits: Vec<(Sym, DynValue)>,
+    pub authenticated: Option<bool>,
+}
+
+impl TrackEvent {
+    /// A bare event named `name` (pages and context added by the caller).
+    pub fn named(interner: &Interner, name: &str) -> Self {
+        TrackEvent {
+            name: interner.lookup(name),
+            name_text: name.into(),
+            is_pageview: name == "page_viewed",
+            page: None,
+            context: Vec::new(),
+            attributes: Vec::new(),
+            traits: Vec::new(),
+            authenticated: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    Track(Box<TrackEvent>),
+    /// A visitor's answer to an open offer (`actionEvent`).
+    Response { action_map: ActionMapId, state: ResponseState },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub time: SimTime,
+    pub customer: Box<str>,
+    pub kind: EventKind,
+    /// 1-based line in the input (0 for generated events).
+    pub line: u64,
+}
+
+// ---------- the JSON shape ----------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEvent {
+    created_date: Option<String>,
+    customer_cookie_id: Option<String>,
+    event_name: Option<String>,
+    page: Option<RawPage>,
+    browser: Option<RawBrowser>,
+    device: Option<RawDevice>,
+    geolocation: Option<RawGeo>,
+    referrer: Option<RawReferrer>,
+    mkt_campaign: Option<RawCampaign>,
+    search_query: Option<String>,
+    #[serde(default)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    traits: serde_json::Map<String, serde_json::Value>,
+    authenticated: Option<bool>,
+    action_event: Option<RawActionEvent>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPage {
+    url: Option<String>,
+    title: Option<String>,
+    hostname: Option<String>,
+    domain: Option<String>,
+    pathname: Option<String>,
+    query_string: Option<String>,
+    fragment: Option<String>,
+    keywords: Option<String>,
+    lang: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawBrowser {
+    family: Option<String>,
+    version: Option<String>,
+    lang: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDevice {
+    category: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    os_family: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawGeo {
+    country: Option<String>,
+    country_name: Option<String>,
+    region: Option<String>,
+    locality: Option<String>,
+    postal_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawReferrer {
+    url: Option<String>,
+    hostname: Option<String>,
+    medium: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCampaign {
+    source: Option<String>,
+    medium: Option<String>,
+    name: Option<String>,
+    term: Option<String>,
+    content: Option<String>,
+    click_id: Option<String>,
+    network: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawActionEvent {
+    action_map: String,
+    state: String,
+}
+
+/// Why a line is not a valid event.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LineError {
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    #[error("missing required field `{0}`")]
+    Missing(&'static str),
+    #[error("`eventName` {0:?} may only contain letters, digits and `_`")]
+    BadEventName(String),
+    #[error("`createdDate` {0:?} is not an RFC 3339 time")]
+    BadTime(String),
+    #[error("goes back in time: {at} is before the previous event at {previous}")]
+    BackInTime { at: String, previous: String },
+    #[error("is before the scenario's start {0}")]
+    BeforeStart(String),
+    #[error("`actionEvent` names unknown action map {0:?}")]
+    UnknownActionMap(String),
+    #[error("`actionEvent` state {0:?} must be accepted, rejected or ignored")]
+    BadState(String),
+    #[error("attribute `{name}`: {why}")]
+    BadAttribute { name: String, why: String },
+    #[error("`actionEvent` answers no open offer of action map `{0}` for this visitor")]
+    NoOpenOffer(String),
+    #[error("cannot read the input: {0}")]
+    Io(String),
+}
+
+impl LineError {
+    /// Where in the line the problem is: (byte column, length), for the caret.
+    pub fn locate(&self, text: &str) -> (usize, usize) {
+        let key = |k: &str| {
+            let quoted = format!("\"{k}\"");
+            text.find(&quoted).map(|i| {
+                // Point at the value after the key when there is one.
+                let after = i + quoted.len();
+                let rest = &text[after..];
+                let value_start = rest.find(|c: char| c != ':' && !c.is_whitespace()).map_or(after, |j| after + j);
+                let value_len = text[value_start..]
+                    .find([',', '}'])
+                    .unwrap_or(text.len() - value_start);
+                (value_start, value_len.max(1))
+            })
+        };
+        let found = match self {
+            LineError::Json(msg) => msg
+                .rsplit_once("(column ")
+                .and_then(|(_, c)| c.trim_end_matches(')').parse::<usize>().ok())
+                .map(|c| (c.saturating_sub(1).min(text.len()), 1)),
+            LineError::BadEventName(_) => key("eventName"),
+            LineError::BadTime(_) | LineError::BackInTime { .. } | LineError::BeforeStart(_) => key("createdDate"),
+            LineError::UnknownActionMap(_) | LineError::NoOpenOffer(_) => key("actionMap"),
+            LineError::BadState(_) => key("state"),
+            LineError::BadAttribute { name, .. } => key(name),
+            LineError::Missing("page.url") => key("page"),
+            LineError::Missing(_) | LineError::Io(_) => None,
+        };
+        found.unwrap_or((0, 1))
+    }
+}
+
+fn opt(s: Option<String>) -> Option<Box<str>> {
+    s.filter(|s| !s.is_empty()).map(Into::into)
+}
+
+/// Reads one attribute value: plain JSON or `{"dataType": ..., "value": ...}`.
+fn attribute_value(v: &serde_json::Value) -> Result<DynValue, String> {
+    use serde_json::Value as J;
+    match v {
+        J::Number(n) => n.as_f64().map(DynValue::from_number).ok_or_else(|| "number out of range".into()),
+        J::String(s) => Ok(DynValue::from_text(s)),
+        J::Bool(b) => Ok(DynValue::from_bool(*b)),
+        J::Object(o) if o.contains_key("dataType") || o.contains_key("value") => {
+            let data_type = o.get("dataType").and_then(J::as_str).unwrap_or("string");
+            let value = o.get("value").ok_or("`value` is missing")?;
+            let text = match value {
+                J::String(s) => s.clone(),
+                J::Number(n) => n.to_string(),
+                J::Bool(b) => b.to_string(),
+                _ => return Err("`value` must be a number, string or boolean".into()),
+            };
+            match data_type {
+                "number" | "integer" => {
+                    let n: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a {data_type}"))?;
+                    if data_type == "integer" && n.fract() != 0.0 {
+                        return Err(format!("{text:?} is not an integer"));
+                    }
+                    Ok(DynValue::from_number(n))
+                }
+                "boolean" => match text.as_str() {
+                    "true" => Ok(DynValue::from_bool(true)),
+                    "false" => Ok(DynValue::from_bool(false)),
+                    _ => Err(format!("{text:?} is not a boolean")),
+                },
+                "string" => Ok(DynValue::from_text(&text)),
+                other => Err(format!("unknown dataType {other:?} (number, integer, string, boolean)")),
+            }
+        }
+        _ => Err("must be a number, string, boolean or {\"dataType\", \"value\"}".into()),
+    }
+}
+
+/// Parses one line. `interner` maps names to the rules' symbols.
+pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event, LineError> {
+    let raw: RawEvent = serde_json::from_str(line).map_err(|e| {
+        // serde's message ends with "at line 1 column N": keep only the column.
+        let msg = e.to_string();
+        let msg = match msg.rsplit_once(" at line 1 column ") {
+            Some((m, col)) => format!("{m} (column {col})"),
+            None => msg,
+        };
+        LineError::Json(msg)
+    })?;
+    let created = raw.created_date.ok_or(LineError::Missing("createdDate"))?;
+    let time = created
+        .parse::<Timestamp>()
+        .map(SimTime::from_timestamp)
+        .map_err(|_| LineError::BadTime(created.clone()))?;
+    let customer: Box<str> =
+        raw.customer_cookie_id.filter(|c| !c.is_empty()).ok_or(LineError::Missing("customerCookieId"))?.into();
+    if let Some(ae) = raw.action_event {
+        let id = scenario
+            .action_maps
+            .iter()
+            .position(|m| m.id == ae.action_map)
+            .ok_or_else(|| LineError::UnknownActionMap(ae.action_map.clone()))?;
+        let state = match ae.state.as_str() {
+            "accepted" => ResponseState::Accepted,
+            "rejected" => ResponseState::Rejected,
+            "ignored" => ResponseState::Ignored,
+            _ => return Err(LineError::BadState(ae.state)),
+        };
+        return Ok(Event {
+            time,
+            customer,
+            kind: EventKind::Response { action_map: ActionMapId(id as u32), state },
+            line: line_no,
+        });
+    }
+    let name = raw.event_name.ok_or(LineError::Missing("eventName"))?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(LineError::BadEventName(name));
+    }
+    let mut ev = TrackEvent::named(&scenario.interner, &name);
+    if let Some(p) = raw.page {
+        match p.url {
+            Some(url) if !url.is_empty() => {
+                let mut page = Page {
+                    url: url.into(),
+                    title: opt(p.title),
+                    hostname: opt(p.hostname),
+                    domain: opt(p.domain),
+                    pathname: opt(p.pathname),
+                    query: opt(p.query_string),
+                    fragment: opt(p.fragment),
+                    keywords: opt(p.keywords),
+                    lang: opt(p.lang),
+                };
+                page.derive();
+                ev.page = Some(page);
+            }
+            _ if ev.is_pageview => return Err(LineError::Missing("page.url")),
+            _ => {}
+        }
+    } else if ev.is_pageview {
+        return Err(LineError::Missing("page.url"));
+    }
+    let mut part = |part: ContextPart, values: Vec<Option<String>>| {
+        let mut arr: [Option<Box<str>>; 7] = Default::default();
+        for (slot, v) in arr.iter_mut().zip(values) {
+            *slot = opt(v);
+        }
+        ev.context.push((part, arr));
+    };
+    if let Some(q) = raw.search_query {
+        part(ContextPart::Search, vec![Some(q)]);
+    }
+    if let Some(b) = raw.browser {
+        part(ContextPart::Browser, vec![b.family, b.version, b.lang]);
+    }
+    if let Some(d) = raw.device {
+        part(ContextPart::Device, vec![d.category, d.kind, d.os_family]);
+    }
+    if let Some(g) = raw.geolocation {
+        part(ContextPart::Geo, vec![g.country, g.country_name, g.region, g.locality, g.postal_code]);
+    }
+    if let Some(c) = raw.mkt_campaign {
+        part(ContextPart::Campaign, vec![c.source, c.medium, c.name, c.term, c.content, c.click_id, c.network]);
+    }
+    if let Some(r) = raw.referrer {
+        part(ContextPart::Referrer, vec![r.url, r.hostname, r.medium]);
+    }
+    for (k, v) in &raw.attributes {
+        let value = attribute_value(v).map_err(|why| LineError::BadAttribute { name: k.clone(), why })?;
+        let sym = scenario.interner.lookup(k);
+        if sym != Sym::UNKNOWN {
+            ev.attributes.push((sym, value));
+        }
+    }
+    for (k, v) in &raw.traits {
+        let sym = scenario.interner.lookup(k);
+        if sym == Sym::UNKNOWN {
+            continue;
+        }
+        let value = match v {
+            serde_json::Value::String(s) => DynValue::from_text(s),
+            other => attribute_value(other).unwrap_or_else(|_| DynValue::from_text(&other.to_string())),
+        };
+        ev.traits.push((sym, value));
+    }
+    ev.authenticated = raw.authenticated;
+    Ok(Event { time, customer, kind: EventKind::Track(Box::new(ev)), line: line_no })
+}
+
+/// Reads events from a stream, line by line, checking time order.
+pub struct EventReader<'s, R> {
+    scenario: &'s Scenario,
+    input: R,
+    buf: String,
+    line_no: u64,
+    last: Option<SimTime>,
+    start: Option<SimTime>,
+}
+
+impl<'s, R: BufRead> EventReader<'s, R> {
+    pub fn new(scenario: &'s Scenario, input: R) -> Self {
+        let start = scenario.start.map(SimTime::from_timestamp);
+        EventReader { scenario, input, buf: String::new(), line_no: 0, last: None, start }
+    }
+
+    /// The next line as an event, `Some(Err)` for an invalid line (the reader
+    /// goes on after it), `None` at the end. Blank lines are skipped.
+    pub fn next_event(&mut self) -> Option<(u64, Result<Event, LineError>)> {
+        loop {
+            self.buf.clear();
+            match self.input.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    self.line_no += 1;
+                    return Some((self.line_no, Err(LineError::Io(e.to_string()))));
+                }
+            }
+            self.line_no += 1;
+            let line = self.buf.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let result = parse_line(self.scenario, line, self.line_no).and_then(|ev| {
+                if let Some(start) = self.start
+                    && ev.time < start
+                {
+                    return Err(LineError::BeforeStart(start.rfc3339()));
+                }
+                if let Some(prev) = self.last
+                    && ev.time < prev
+                {
+                    return Err(LineError::BackInTime { at: ev.time.rfc3339(), previous: prev.rfc3339() });
+                }
+                self.last = Some(ev.time);
+                Ok(ev)
+            });
+            return Some((self.line_no, result));
+        }
+    }
+
+    /// Lines read so far, blank ones included.
+    pub fn lines_read(&self) -> u64 {
+        self.line_no
+    }
+
+    /// The text of the line read last (for error messages).
+    pub fn line_text(&self) -> &str {
+        self.buf.trim_end_matches(['\n', '\r'])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_parts_are_derived_from_the_url() {
+        let p = Page::from_url("https://www.shop.example:8443/cart/items?x=1&y=2#top");
+        assert_eq!(p.hostname.as_deref(), Some("www.shop.example"));
+        assert_eq!(p.domain.as_deref(), Some("shop.example"));
+        assert_eq!(p.pathname.as_deref(), Some("/cart/items"));
+        assert_eq!(p.query.as_deref(), Some("x=1&y=2"));
+        assert_eq!(p.fragment.as_deref(), Some("top"));
+        let p = Page::from_url("https://shop.example");
+        assert_eq!(p.pathname.as_deref(), Some("/"));
+    }
+
+    #[test]
+    fn attribute_values() {
+        let n = attribute_value(&serde_json::json!({"dataType": "number", "value": "15.99"})).unwrap();
+        assert_eq!(n.number, Some(15.99));
+        let s = attribute_value(&serde_json::json!("150")).unwrap();
+        assert_eq!(s.number, Some(150.0));
+        assert_eq!(&*s.text, "150");
+        assert!(attribute_value(&serde_json::json!({"dataType": "number", "value": "abc"})).is_err());
+        assert!(attribute_value(&serde_json::json!({"dataType": "integer", "value": 1.5})).is_err());
+        assert!(attribute_value(&serde_json::json!([1])).is_err());
+    }
+
+}

@@ -1,0 +1,278 @@
+//! Results of a run, read from the decision stream: `decisions.jsonl`,
+//! `availability.jsonl`, `summary.json` and the table printed on a terminal.
+//! Nothing here decides anything.
+
+pub mod explain;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::availability::Published;
+use crate::config::Scenario;
+use crate::config::model::{ActionState, BlockingReason, WorkgroupId};
+use crate::engine::{Decision, DecisionKind, SessionEnd};
+use crate::events::LineError;
+use crate::sim::{Output, Stats};
+
+/// Counts accumulated from decisions, per action map, segment and outcome.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// [map][state]
+    pub states: Vec<[u64; ActionState::ALL.len()]>,
+    /// [map][reason]
+    pub blocked: Vec<[u64; BlockingReason::ALL.len()]>,
+    pub segments: Vec<u64>,
+    pub outcomes: Vec<u64>,
+    /// [outcome] = (sessions, achieved) with and without an engaged chat.
+    pub with_chat: Vec<(u64, u64)>,
+    pub without_chat: Vec<(u64, u64)>,
+    pub sessions_with_chat: u64,
+    pub decisions: u64,
+    pub updates: Vec<u64>,
+    /// The first invalid lines (`--skip-invalid`), for the summary.
+    pub rejected: Vec<(u64, String)>,
+}
+
+impl Tally {
+    pub fn new(sc: &Scenario) -> Self {
+        Tally {
+            states: vec![[0; ActionState::ALL.len()]; sc.action_maps.len()],
+            blocked: vec![[0; BlockingReason::ALL.len()]; sc.action_maps.len()],
+            segments: vec![0; sc.segments.len()],
+            outcomes: vec![0; sc.outcomes.len()],
+            with_chat: vec![(0, 0); sc.outcomes.len()],
+            without_chat: vec![(0, 0); sc.outcomes.len()],
+            updates: vec![0; sc.workgroups.len()],
+            ..Default::default()
+        }
+    }
+
+    pub fn record(&mut self, d: &Decision) {
+        self.decisions += 1;
+        match &d.kind {
+            DecisionKind::Action { map, state, .. } => self.states[map.0 as usize][*state as usize] += 1,
+            DecisionKind::Blocked { map, reason } => self.blocked[map.0 as usize][*reason as usize] += 1,
+            DecisionKind::SegmentAssigned(s) => self.segments[s.0 as usize] += 1,
+            DecisionKind::OutcomeAchieved(o) => self.outcomes[o.0 as usize] += 1,
+        }
+    }
+
+    pub fn session(&mut self, end: &SessionEnd) {
+        let side = if end.engaged { &mut self.with_chat } else { &mut self.without_chat };
+        for (i, achieved) in end.outcomes.iter().enumerate() {
+            side[i].0 += 1;
+            side[i].1 += u64::from(*achieved);
+        }
+        self.sessions_with_chat += u64::from(end.engaged);
+    }
+
+    pub fn state(&self, map: usize, s: ActionState) -> u64 {
+        self.states[map][s as usize]
+    }
+}
+
+/// Writes the run's files into a folder and tallies as it goes.
+pub struct Files<'s> {
+    sc: &'s Scenario,
+    decisions: BufWriter<File>,
+    availability: BufWriter<File>,
+    pub tally: Tally,
+    error: Option<io::Error>,
+    pub dir: PathBuf,
+}
+
+impl<'s> Files<'s> {
+    pub fn create(sc: &'s Scenario, dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let open = |name: &str| File::create(dir.join(name)).map(|f| BufWriter::with_capacity(1 << 16, f));
+        Ok(Files {
+            sc,
+            decisions: open("decisions.jsonl")?,
+            availability: open("availability.jsonl")?,
+            tally: Tally::new(sc),
+            error: None,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn keep(&mut self, r: io::Result<()>) {
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flushes the files and writes summary.json.
+    pub fn finish(mut self, stats: &Stats) -> io::Result<(Tally, Value)> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.decisions.flush()?;
+        self.availability.flush()?;
+        let summary = summary_json(self.sc, stats, &self.tally);
+        let mut f = BufWriter::new(File::create(self.dir.join("summary.json"))?);
+        serde_json::to_writer_pretty(&mut f, &summary).map_err(io::Error::other)?;
+        f.write_all(b"\n")?;
+        f.flush()?;
+        Ok((self.tally, summary))
+    }
+}
+
+impl Output for Files<'_> {
+    fn decision(&mut self, d: &Decision) {
+        self.tally.record(d);
+        let r = d.write_json(self.sc, &mut self.decisions);
+        self.keep(r);
+    }
+    fn availability(&mut self, wg: WorkgroupId, p: &Published) {
+        self.tally.updates[wg.0 as usize] += 1;
+        let r = write_availability(self.sc, wg, p, &mut self.availability);
+        self.keep(r);
+    }
+    fn session_ended(&mut self, end: &SessionEnd) {
+        self.tally.session(end);
+    }
+    fn rejected(&mut self, line: u64, error: &LineError) {
+        if self.tally.rejected.len() < 100 {
+            self.tally.rejected.push((line, error.to_string()));
+        }
+    }
+}
+
+/// One line of availability.jsonl.
+pub fn write_availability(sc: &Scenario, wg: WorkgroupId, p: &Published, out: &mut dyn Write) -> io::Result<()> {
+    let s = &p.snapshot;
+    write!(out, "{{\"time\":\"{}\",\"workgroup\":", p.time.rfc3339())?;
+    serde_json::to_writer(&mut *out, &sc.workgroup(wg).id).map_err(io::Error::other)?;
+    write!(
+        out,
+        ",\"agentsLoggedIn\":{},\"agentsAvailable\":{},\"queueLength\":{},\"ewtSeconds\":",
+        s.agents_logged_in, s.agents_available, s.queue_length
+    )?;
+    serde_json::to_writer(&mut *out, &s.ewt.as_secs_f64()).map_err(io::Error::other)?;
+    out.write_all(b"}\n")
+}
+
+fn rate(n: u64, d: u64) -> Value {
+    if d == 0 { Value::Null } else { json!(n as f64 / d as f64) }
+}
+
+/// summary.json: every input line accounted for, per action map, workgroup and outcome.
+pub fn summary_json(sc: &Scenario, stats: &Stats, t: &Tally) -> Value {
+    let mut maps = Map::new();
+    for (i, m) in sc.action_maps.iter().enumerate() {
+        let mut states = Map::new();
+        for s in ActionState::ALL {
+            states.insert(s.name().to_string(), json!(t.state(i, *s)));
+        }
+        let mut blocked = Map::new();
+        for r in BlockingReason::ALL {
+            blocked.insert(r.name().to_string(), json!(t.blocked[i][*r as usize]));
+        }
+        maps.insert(
+            m.id.clone(),
+            json!({
+                "mediaType": m.action.media.key(),
+                "states": states,
+                "blocked": blocked,
+                "acceptanceRate": rate(t.state(i, ActionState::Accepted), t.state(i, ActionState::Offered)),
+            }),
+        );
+    }
+    let mut workgroups = Map::new();
+    for (i, w) in sc.workgroups.iter().enumerate() {
+        workgroups.insert(w.id.clone(), json!({ "updatesPublished": t.updates[i] }));
+    }
+    let mut outcomes = Map::new();
+    for (i, o) in sc.outcomes.iter().enumerate() {
+        let (ws, wa) = t.with_chat[i];
+        let (ns, na) = t.without_chat[i];
+        outcomes.insert(
+            o.id.clone(),
+            json!({
+                "achieved": t.outcomes[i],
+                "sessionsWithChat": ws,
+                "achievedWithChat": wa,
+                "rateWithChat": rate(wa, ws),
+                "sessionsWithoutChat": ns,
+                "achievedWithoutChat": na,
+                "rateWithoutChat": rate(na, ns),
+            }),
+        );
+    }
+    let mut segments = Map::new();
+    for (i, s) in sc.segments.iter().enumerate() {
+        segments.insert(s.id.clone(), json!(t.segments[i]));
+    }
+    json!({
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "input": {
+            "lines": stats.lines,
+            "events": stats.events,
+            "actionEvents": stats.responses,
+            "rejected": stats.rejected,
+            "blank": stats.blank,
+            "rejectedLines": t.rejected.iter().map(|(l, e)| json!({"line": l, "error": e})).collect::<Vec<_>>(),
+        },
+        "clock": {
+            "first": stats.first_event.map(|t| t.rfc3339()),
+            "last": stats.last_time.map(|t| t.rfc3339()),
+        },
+        "visitors": stats.visitors,
+        "sessions": stats.sessions,
+        "decisions": t.decisions,
+        "actionMaps": maps,
+        "workgroups": workgroups,
+        "outcomes": outcomes,
+        "segments": segments,
+    })
+}
+
+/// The table printed after a run.
+pub fn table(sc: &Scenario, stats: &Stats, t: &Tally) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{} lines: {} events, {} responses, {} rejected · {} visitors, {} sessions\n\n",
+        stats.lines, stats.events, stats.responses, stats.rejected, stats.visitors, stats.sessions
+    ));
+    out.push_str(&format!(
+        "{:<22} {:>9} {:>8} {:>8} {:>8}  {}\n",
+        "action map", "qualified", "offered", "accepted", "blocked", "blocked by reason"
+    ));
+    for (i, m) in sc.action_maps.iter().enumerate() {
+        let blocked: u64 = t.blocked[i].iter().sum();
+        let reasons: Vec<String> = BlockingReason::ALL
+            .iter()
+            .filter(|r| t.blocked[i][**r as usize] > 0)
+            .map(|r| format!("{} {}", r.name(), t.blocked[i][*r as usize]))
+            .collect();
+        out.push_str(&format!(
+            "{:<22} {:>9} {:>8} {:>8} {:>8}  {}\n",
+            m.id,
+            t.state(i, ActionState::Qualified),
+            t.state(i, ActionState::Offered),
+            t.state(i, ActionState::Accepted),
+            blocked,
+            reasons.join(", ")
+        ));
+    }
+    if !sc.outcomes.is_empty() {
+        out.push_str(&format!("\n{:<22} {:>9} {:>14} {:>14}\n", "outcome", "achieved", "rate w/ chat", "rate w/o chat"));
+        for (i, o) in sc.outcomes.iter().enumerate() {
+            let pct = |(s, a): (u64, u64)| if s == 0 { "-".to_string() } else { format!("{:.1}%", 100.0 * a as f64 / s as f64) };
+            out.push_str(&format!(
+                "{:<22} {:>9} {:>14} {:>14}\n",
+                o.id,
+                t.outcomes[i],
+                pct(t.with_chat[i]),
+                pct(t.without_chat[i])
+            ));
+        }
+    }
+    out
+}
