@@ -2,6 +2,7 @@
 //! (errors and warnings with byte spans), and one renderer (miette) that prints
 //! `file:line:col` and a caret under the offending text.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -26,8 +27,14 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// Adds a file. A leading byte order mark is dropped, so that it counts as no
+    /// column and every span (all taken from the stored text) stays consistent.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
-        self.files.push(SourceFile { name: name.into(), text: text.into() });
+        let mut text = text.into();
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
+        self.files.push(SourceFile { name: name.into(), text });
         FileId(self.files.len() as u32 - 1)
     }
     pub fn get(&self, id: FileId) -> &SourceFile {
@@ -38,13 +45,17 @@ impl Sources {
     }
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
-        let text = &self.get(id).text;
-        let offset = offset.min(text.len());
-        let before = &text[..floor_char_boundary(text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
+        text_line_col(&self.get(id).text, offset)
     }
+}
+
+/// 1-based line and column (in characters) of a byte offset in `text`.
+pub fn text_line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -61,7 +72,7 @@ pub enum Severity {
 }
 
 /// Where a diagnostic points: a byte range of a file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Location {
     pub file: FileId,
     pub span: Range<usize>,
@@ -122,47 +133,55 @@ impl Diagnostics {
     pub fn warning_count(&self) -> usize {
         self.list.iter().filter(|d| d.severity == Severity::Warning).count()
     }
-    /// Sorts by file and position, so that output follows the file top to bottom.
+    /// Sorts by file and position, so that output follows the file top to bottom,
+    /// and drops repeats (same severity, message and place): a node reached
+    /// twice, e.g. through a YAML alias, is reported once.
     pub fn sort(&mut self) {
         self.list.sort_by_key(|d| {
             let loc = d.location.as_ref().map(|l| (l.file, l.span.start, l.span.end));
             (loc.is_some(), loc)
         });
+        let mut seen = HashSet::new();
+        self.list.retain(|d| seen.insert((d.severity, d.message.clone(), d.location.clone())));
     }
 }
 
 /// Renders one diagnostic, rustc-style: a header, `file:line:col`, the source
 /// line and a caret under the span. Plain ASCII without colour, so that logs,
 /// CI and snapshot tests see exactly what a terminal shows.
+///
+/// The header and the `-->` line are ours; miette draws only the snippet (its
+/// frame without a location, which would count bytes) and the help.
 pub fn render(sources: &Sources, d: &Diagnostic) -> String {
     let handler = GraphicalReportHandler::new_themed(GraphicalTheme {
         characters: ThemeCharacters::ascii(),
         styles: ThemeStyles::none(),
     })
     .with_width(100)
-    .with_links(false);
+    .with_links(false)
+    .without_primary_span_start();
     let report = Rendered { sources, d };
     let mut out = String::new();
     let prefix = match d.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    match &d.location {
+    out.push_str(&format!("{prefix}: {}\n", d.message));
+    let snippet = match &d.location {
         Some(loc) => {
             let (line, col) = sources.line_col(loc.file, loc.span.start);
-            out.push_str(&format!("{prefix}: {}\n  --> {}:{line}:{col}\n", d.message, sources.get(loc.file).name));
-            // miette adds the snippet with its caret; its own header repeats the message.
-            let mut body = String::new();
-            if handler.render_report(&mut body, &report).is_ok() {
-                out.push_str(body.split_once('\n').map_or("", |(_, rest)| rest));
-            }
+            out.push_str(&format!("  --> {}:{line}:{col}\n", sources.get(loc.file).name));
+            // An empty file has no line to quote.
+            !sources.get(loc.file).text.is_empty()
         }
-        None => {
-            out.push_str(&format!("{prefix}: {}\n", d.message));
-            if let Some(h) = &d.help {
-                out.push_str(&format!("  help: {h}\n"));
-            }
-        }
+        None => false,
+    };
+    let mut body = String::new();
+    if snippet && handler.render_report(&mut body, &report).is_ok() {
+        // miette's own header line holds the (empty) message: drop it.
+        out.push_str(body.split_once('\n').map_or("", |(_, rest)| rest));
+    } else if let Some(h) = &d.help {
+        out.push_str(&format!("  help: {h}\n"));
     }
     out
 }
@@ -177,9 +196,11 @@ impl fmt::Debug for Rendered<'_> {
         f.write_str(&self.d.message)
     }
 }
+/// Empty: `render` prints the message itself, so that miette's header is one
+/// line that never wraps, whatever the message.
 impl fmt::Display for Rendered<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.d.message)
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
     }
 }
 impl std::error::Error for Rendered<'_> {}
@@ -203,5 +224,61 @@ impl miette::Diagnostic for Rendered<'_> {
         let len = loc.span.end.saturating_sub(loc.span.start);
         let label = LabeledSpan::new(self.d.label.clone(), loc.span.start, len);
         Some(Box::new(std::iter::once(label)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(text: &str) -> (Sources, FileId) {
+        let mut s = Sources::default();
+        let id = s.add("f.yaml", text);
+        (s, id)
+    }
+
+    #[test]
+    fn long_messages_are_printed_once_on_one_line() {
+        let (s, id) = sources("key: value\n");
+        let message = "word ".repeat(60);
+        let out = render(&s, &Diagnostic::error(message.trim()).at(id, 5..10).help("h"));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], format!("error: {}", message.trim()));
+        assert_eq!(lines[1], "  --> f.yaml:1:6");
+        assert_eq!(lines[2], "   ,----", "{out}");
+        assert_eq!(out.matches("word").count(), 60, "{out}");
+        assert!(out.contains(" 1 | key: value\n   :      ^^^^^\n"), "{out}");
+        assert!(out.ends_with("  help: h\n"), "{out}");
+    }
+
+    #[test]
+    fn columns_count_characters_and_ignore_a_bom() {
+        let (s, id) = sources("\u{feff}é: x\n");
+        assert_eq!(s.get(id).text, "é: x\n");
+        assert_eq!(s.line_col(id, 4), (1, 4));
+        let out = render(&s, &Diagnostic::error("m").at(id, 4..5));
+        assert!(out.contains("--> f.yaml:1:4\n   ,----\n"), "{out}");
+    }
+
+    #[test]
+    fn an_empty_file_has_no_snippet() {
+        let (s, id) = sources("");
+        let out = render(&s, &Diagnostic::error("the file is empty").at(id, 0..0).help("h"));
+        assert_eq!(out, "error: the file is empty\n  --> f.yaml:1:1\n  help: h\n");
+    }
+
+    #[test]
+    fn repeats_are_dropped() {
+        let (_, id) = sources("a: b\n");
+        let mut d = Diagnostics::default();
+        d.push(Diagnostic::error("x").at(id, 3..4));
+        d.push(Diagnostic::error("y").at(id, 0..1));
+        d.push(Diagnostic::error("x").at(id, 3..4));
+        d.push(Diagnostic::warning("x").at(id, 3..4));
+        d.sort();
+        let got: Vec<(&str, usize)> =
+            d.list.iter().map(|d| (d.message.as_str(), d.location.as_ref().unwrap().span.start)).collect();
+        assert_eq!(got, [("y", 0), ("x", 3), ("x", 3)]);
+        assert_eq!((d.error_count(), d.warning_count()), (2, 1));
     }
 }

@@ -196,7 +196,10 @@ impl TrackEvent {
 pub enum EventKind {
     Track(Box<TrackEvent>),
     /// A visitor's answer to an open offer (`actionEvent`).
-    Response { action_map: ActionMapId, state: ResponseState },
+    Response {
+        action_map: ActionMapId,
+        state: ResponseState,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -335,9 +338,7 @@ impl LineError {
                 let after = i + quoted.len();
                 let rest = &text[after..];
                 let value_start = rest.find(|c: char| c != ':' && !c.is_whitespace()).map_or(after, |j| after + j);
-                let value_len = text[value_start..]
-                    .find([',', '}'])
-                    .unwrap_or(text.len() - value_start);
+                let value_len = text[value_start..].find([',', '}']).unwrap_or(text.len() - value_start);
                 (value_start, value_len.max(1))
             })
         };
@@ -411,10 +412,8 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
         LineError::Json(msg)
     })?;
     let created = raw.created_date.ok_or(LineError::Missing("createdDate"))?;
-    let time = created
-        .parse::<Timestamp>()
-        .map(SimTime::from_timestamp)
-        .map_err(|_| LineError::BadTime(created.clone()))?;
+    let time =
+        created.parse::<Timestamp>().map(SimTime::from_timestamp).map_err(|_| LineError::BadTime(created.clone()))?;
     let customer: Box<str> =
         raw.customer_cookie_id.filter(|c| !c.is_empty()).ok_or(LineError::Missing("customerCookieId"))?.into();
     if let Some(ae) = raw.action_event {
@@ -601,5 +600,4 @@ mod tests {
         assert!(attribute_value(&serde_json::json!({"dataType": "integer", "value": 1.5})).is_err());
         assert!(attribute_value(&serde_json::json!([1])).is_err());
     }
-
 }

@@ -4,14 +4,14 @@
 //! the engine; the binary in `src/main.rs` only parses arguments and prints.
 
 pub mod app;
+pub mod availability;
+pub mod cases;
+pub mod clock;
 pub mod config;
 pub mod diag;
 pub mod dsl;
-pub mod clock;
+pub mod engine;
 pub mod events;
 pub mod random;
-pub mod availability;
-pub mod engine;
-pub mod cases;
 pub mod report;
 pub mod sim;

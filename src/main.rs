@@ -34,8 +34,10 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Feed recorded tracking events through a scenario's rules and availability model.
-    #[command(after_help = "Example:\n  pesim replay scenarios/shop.yaml --events tests/events/shop_journeys.jsonl --out out/replay\n\n\
-        Writes DIR/decisions.jsonl, DIR/availability.jsonl and DIR/summary.json.")]
+    #[command(
+        after_help = "Example:\n  pesim replay scenarios/shop.yaml --events tests/events/shop_journeys.jsonl --out out/replay\n\n\
+        Writes DIR/decisions.jsonl, DIR/availability.jsonl and DIR/summary.json."
+    )]
     Replay {
         /// Scenario file.
         file: PathBuf,
@@ -56,7 +58,9 @@ enum Command {
         responses: ResponsesArg,
     },
     /// Show, event by event, what the rules did for one visitor.
-    #[command(after_help = "Example:\n  pesim explain scenarios/shop.yaml --events tests/events/shop_journeys.jsonl --visitor c-1")]
+    #[command(
+        after_help = "Example:\n  pesim explain scenarios/shop.yaml --events tests/events/shop_journeys.jsonl --visitor c-1"
+    )]
     Explain {
         file: PathBuf,
         #[arg(long, value_name = "EVENTS.jsonl")]

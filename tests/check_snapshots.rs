@@ -38,41 +38,6 @@ fn relative(path: &Path) -> PathBuf {
     }
 }
 
-/// Marks the lines where `diag::render` lets miette's own (wrapped) copy of a long
-/// message through, between the `-->` line and the snippet. Their text can hold
-/// machine-specific absolute paths cut at machine-specific places (include cycles
-/// name canonical paths), so the test replaces them with one fixed line; a fixed
-/// renderer prints no such lines and the marker disappears from the snapshots.
-const LEAK_MARKER: &str = "  | <LEAK: miette's wrapped copy of the message, elided by the test>";
-
-fn elide_header_leak(text: &str) -> String {
-    let mut out = Vec::new();
-    let mut after_arrow = false;
-    let mut marked = false;
-    for line in text.lines() {
-        if line.starts_with("  --> ") {
-            after_arrow = true;
-            marked = false;
-            out.push(line);
-            continue;
-        }
-        if after_arrow && line.starts_with("  | ") {
-            if !marked {
-                out.push(LEAK_MARKER);
-                marked = true;
-            }
-            continue;
-        }
-        after_arrow = false;
-        out.push(line);
-    }
-    let mut joined = out.join("\n");
-    if text.ends_with('\n') {
-        joined.push('\n');
-    }
-    joined
-}
-
 /// What `pesim check FILE` prints, run from the repository root.
 fn render(path: &Path, loaded: &Loaded) -> String {
     let mut out: Vec<u8> = Vec::new();
@@ -84,7 +49,7 @@ fn render(path: &Path, loaded: &Loaded) -> String {
     if std::path::MAIN_SEPARATOR != '/' {
         text = text.replace(std::path::MAIN_SEPARATOR, "/");
     }
-    elide_header_leak(&text)
+    text
 }
 
 fn count(loaded: &Loaded, severity: Severity) -> usize {

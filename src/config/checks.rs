@@ -140,7 +140,7 @@ fn pacing_warnings(cx: &mut Cx<'_>, scenario: &Scenario) {
         }
     }
     for map in scenario.action_maps.iter().filter(|m| m.active && m.action.media.is_chat() && m.action.pacing) {
-        for wg_id in &map.action.targets {
+        for (i, wg_id) in map.action.targets.iter().enumerate() {
             let wg = scenario.workgroup(*wg_id);
             let why = if !wg.altocloud_updates {
                 Some("has `altocloud_updates: false`, so it publishes no availability")
@@ -157,7 +157,7 @@ fn pacing_warnings(cx: &mut Cx<'_>, scenario: &Scenario) {
                     wg.id, map.id
                 ))
                 .help("fix the workgroup, or set `pacing: false` on the action");
-                if let Some(l) = &map.action.target_location {
+                if let Some(l) = map.action.target_locations.get(i).or(map.action.target_location.as_ref()) {
                     d = d.at(l.file, l.span.clone());
                 }
                 cx.push(d);

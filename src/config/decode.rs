@@ -214,7 +214,16 @@ pub fn decode(cx: &mut Cx<'_>, root: &Node) -> Option<Scenario> {
     let name = top.req(d.cx, "name").and_then(|n| d.cx.string(n, "`name`"));
     let seed = top.get("seed").map_or(Some(0), |n| d.cx.uint(n, "`seed`"));
     let start = top.get("start").map(|n| d.cx.timestamp(n, "`start`"));
-    let duration = top.get("duration").map_or(Some(Millis(8 * 3_600_000)), |n| d.cx.duration(n, "`duration`"));
+    let duration = match top.get("duration") {
+        None => Some(Millis(8 * 3_600_000)),
+        Some(n) => d.cx.duration(n, "`duration`").filter(|m| {
+            if m.0 <= 0 {
+                d.cx.error(n, "`duration` must be longer than 0s")
+                    .help("it is how long the simulated run lasts, e.g. `8h`");
+            }
+            m.0 > 0
+        }),
+    };
     let (timezone, timezone_name) = match top.get("timezone") {
         None => (Some(TimeZone::UTC), "UTC".to_string()),
         Some(n) => {
@@ -222,8 +231,10 @@ pub fn decode(cx: &mut Cx<'_>, root: &Node) -> Option<Scenario> {
             match TimeZone::get(&tz_name) {
                 Ok(tz) => (Some(tz), tz_name),
                 Err(_) => {
-                    d.cx.error(n, format!("unknown time zone `{tz_name}`"))
-                        .help("use an IANA name such as `Europe/Dublin` or `America/New_York`");
+                    let names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_string()).collect();
+                    let help = did_you_mean(&tz_name, names.iter().map(String::as_str))
+                        .unwrap_or_else(|| "use an IANA name such as `Europe/Dublin` or `America/New_York`".into());
+                    d.cx.error(n, format!("unknown time zone `{tz_name}`")).help(help);
                     (None, tz_name)
                 }
             }
@@ -327,14 +338,16 @@ impl Decoder<'_, '_> {
                 ok = false;
             }
         }
-        for (value, slot) in [(timeout, &mut s.session_timeout), (offer, &mut s.offer_timeout)] {
-            match value {
-                Some(v) if v.0 > 0 => *slot = v,
-                Some(_) => {
+        for (key, value, slot) in
+            [("session_timeout", timeout, &mut s.session_timeout), ("offer_timeout", offer, &mut s.offer_timeout)]
+        {
+            match (value, f.get(key)) {
+                (Some(v), Some(n)) if v.0 <= 0 => {
                     ok = false;
-                    self.cx.error(node, "timeouts must be longer than 0s");
+                    self.cx.error(n, format!("`{key}` must be longer than 0s"));
                 }
-                None => ok = false,
+                (Some(v), _) => *slot = v,
+                (None, _) => ok = false,
             }
         }
         ok.then_some(s)
@@ -523,7 +536,10 @@ impl Decoder<'_, '_> {
         let f = self.cx.fields(node, "a distribution", DIST_KEYS)?;
         let mut entries = f.entries();
         let Some((kind, key, value)) = entries.next() else {
-            self.cx.error(node, "a distribution needs one of: const, uniform, exp, lognormal, normal, weibull");
+            // An unknown kind (`gamma:`) was reported as an unknown key already.
+            if !f.has_unknown() {
+                self.cx.error(node, "a distribution needs one of: const, uniform, exp, lognormal, normal, weibull");
+            }
             return None;
         };
         if let Some((_, extra, _)) = entries.next() {
@@ -725,21 +741,7 @@ impl Decoder<'_, '_> {
         let id = f.req(self.cx, "id").and_then(|n| self.cx.id(n, "action map id"));
         let weight = match f.get("weight") {
             None => Some(2),
-            Some(n) => match self.cx.string(n, "`weight`").as_deref() {
-                Some("low" | "Low") => Some(1),
-                Some("medium" | "Medium") => Some(2),
-                Some("high" | "High") => Some(3),
-                Some(_) => {
-                    let w = self.cx.u32(n, "`weight`");
-                    if w == Some(0) {
-                        self.cx.error(n, "`weight` must be at least 1").help("1/2/3 are Genesys' Low/Medium/High");
-                        None
-                    } else {
-                        w
-                    }
-                }
-                None => None,
-            },
+            Some(n) => self.weight(n),
         };
         let active = self.flag(&f, "active", true);
         let trigger = f.req(self.cx, "trigger").and_then(|n| self.condition(n));
@@ -780,6 +782,36 @@ impl Decoder<'_, '_> {
             action: action?,
             location: Cx::location(node),
         })
+    }
+
+    /// A whole number of at least 1, or Genesys' `low`/`medium`/`high` (1/2/3).
+    fn weight(&mut self, node: &Node) -> Option<u32> {
+        let s = self.cx.string(node, "`weight`")?;
+        match s.as_str() {
+            "low" | "Low" => return Some(1),
+            "medium" | "Medium" => return Some(2),
+            "high" | "High" => return Some(3),
+            _ => {}
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+            let w = self.cx.u32(node, "`weight`")?;
+            if w == 0 {
+                self.cx.error(node, "`weight` must be at least 1").help("1/2/3 are Genesys' Low/Medium/High");
+                return None;
+            }
+            return Some(w);
+        }
+        let words = ["low", "medium", "high"];
+        let help = did_you_mean(&s.to_ascii_lowercase(), words)
+            .or_else(|| {
+                let lower = s.to_ascii_lowercase();
+                words.iter().find(|w| lower.starts_with(*w)).map(|w| format!("did you mean `{w}`?"))
+            })
+            .unwrap_or_else(|| "1/2/3 are Genesys' Low/Medium/High".into());
+        self.cx
+            .error(node, format!("`weight` must be a whole number of at least 1, or low/medium/high; found `{s}`"))
+            .help(help);
+        None
     }
 
     fn activation(&mut self, node: &Node) -> Option<Activation> {
@@ -844,6 +876,11 @@ impl Decoder<'_, '_> {
             pacing: pacing?,
             max_ewt: max_ewt?,
             target_location: f.get("target").map(Cx::location),
+            target_locations: match f.get("target") {
+                Some(Node { kind: NodeKind::Seq(items), .. }) => items.iter().map(Cx::location).collect(),
+                Some(n) => vec![Cx::location(n)],
+                None => Vec::new(),
+            },
         })
     }
 
@@ -1156,20 +1193,25 @@ impl Decoder<'_, '_> {
         };
         let events = f.req(self.cx, "events").and_then(|n| {
             let items = self.cx.seq(n, "`events`")?.to_vec();
+            // Every event is read, so that all their errors are reported.
             let mut out = Vec::new();
+            let mut ok = true;
             let mut last = Millis(0);
             for item in &items {
-                let ev = self.case_event(item)?;
+                let Some(ev) = self.case_event(item) else {
+                    ok = false;
+                    continue;
+                };
                 if ev.at < last {
                     self.cx
                         .error(item, format!("events must be in time order: {} comes after {}", ev.at, last))
                         .help("sort the events by `at`");
-                    return None;
+                    ok = false;
                 }
-                last = ev.at;
+                last = last.max(ev.at);
                 out.push(ev);
             }
-            Some(out)
+            ok.then_some(out)
         });
         let expect = match f.get("expect") {
             None => Some(Vec::new()),
@@ -1460,53 +1502,85 @@ impl Decoder<'_, '_> {
     }
 
     /// `name{label=value,...}` with known names and labels that refer to real ids.
+    /// Errors point at the offending part of the string.
     fn check_metric(&mut self, node: &Node, metric: &str) -> Option<()> {
         let (name, labels) = match metric.split_once('{') {
             Some((n, rest)) => match rest.strip_suffix('}') {
-                Some(l) => (n.trim(), l),
+                Some(l) => (trimmed(n, 0), (l, n.len() + 1)),
                 None => {
-                    self.cx.error(node, format!("metric `{metric}` has an unclosed `{{`"));
+                    let at = n.len();
+                    self.cx
+                        .error_in(node, at..at + 1, format!("metric `{metric}` has an unclosed `{{`"))
+                        .help("end the labels with `}`, e.g. `offered{action_map=cart_help}`");
                     return None;
                 }
             },
-            None => (metric.trim(), ""),
+            None => (trimmed(metric, 0), ("", metric.len())),
         };
-        if !METRICS.contains(&name) {
-            let help = did_you_mean(name, METRICS.iter().copied())
+        if !METRICS.contains(&name.0) {
+            let help = did_you_mean(name.0, METRICS.iter().copied())
                 .unwrap_or_else(|| format!("the metrics are: {}", METRICS.join(", ")));
-            self.cx.error(node, format!("unknown metric `{name}`")).help(help);
+            let range = name.1..name.1 + name.0.len().max(1);
+            self.cx.error_in(node, range, format!("unknown metric `{}`", name.0)).help(help);
             return None;
         }
-        for label in labels.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        let mut ok = true;
+        let mut offset = labels.1;
+        for part in labels.0.split(',') {
+            let (label, at) = trimmed(part, offset);
+            offset += part.len() + 1;
+            if label.is_empty() {
+                continue;
+            }
             let Some((k, v)) = label.split_once('=') else {
-                self.cx.error(node, format!("metric label `{label}` must be `key=value`"));
-                return None;
+                self.cx
+                    .error_in(node, at..at + label.len(), format!("metric label `{label}` must be `key=value`"))
+                    .help("e.g. `offered{action_map=cart_help}`");
+                ok = false;
+                continue;
             };
-            let (k, v) = (k.trim(), v.trim().trim_matches('"'));
-            let known: &[String] = match k {
-                "action_map" => &self.action_maps,
-                "workgroup" => &self.workgroups,
-                "outcome" => &self.compiler.names.outcomes,
-                "reason" | "chat" => &[],
+            let (v, v_at) = trimmed(v, at + k.len() + 1);
+            let (k, k_at) = trimmed(k, at);
+            let v_at = v_at + (v.len() - v.trim_start_matches('"').len());
+            let v = v.trim_matches('"');
+            let (noun, known): (&str, Vec<&str>) = match k {
+                "action_map" => ("action map", self.action_maps.iter().map(String::as_str).collect()),
+                "workgroup" => ("workgroup", self.workgroups.iter().map(String::as_str).collect()),
+                "outcome" => ("outcome", self.compiler.names.outcomes.iter().map(String::as_str).collect()),
+                "reason" => ("blocking reason", BlockingReason::ALL.iter().map(|r| r.name()).collect()),
+                "chat" => ("`chat` value", vec!["with", "without"]),
                 _ => {
                     let help = did_you_mean(k, METRIC_LABELS.iter().copied())
                         .unwrap_or_else(|| format!("the labels are: {}", METRIC_LABELS.join(", ")));
-                    self.cx.error(node, format!("unknown metric label `{k}`")).help(help);
-                    return None;
+                    self.cx
+                        .error_in(node, k_at..k_at + k.len().max(1), format!("unknown metric label `{k}`"))
+                        .help(help);
+                    ok = false;
+                    continue;
                 }
             };
-            let valid = match k {
-                "reason" => BlockingReason::from_name(v).is_some(),
-                "chat" => matches!(v, "with" | "without"),
-                _ => known.iter().any(|x| x == v),
-            };
-            if !valid {
-                self.cx.error(node, format!("`{v}` is not a known {k} in metric `{metric}`"));
-                return None;
+            if !known.contains(&v) {
+                let help = did_you_mean(v, known.iter().copied()).unwrap_or_else(|| {
+                    if known.is_empty() {
+                        format!("no {noun} is defined")
+                    } else {
+                        format!("the {noun}s are: {}", known.join(", "))
+                    }
+                });
+                self.cx
+                    .error_in(node, v_at..v_at + v.len().max(1), format!("unknown {noun} `{v}` in metric `{metric}`"))
+                    .help(help);
+                ok = false;
             }
         }
-        Some(())
+        ok.then_some(())
     }
+}
+
+/// `s` without surrounding blanks, and where that starts given that `s` starts at `at`.
+fn trimmed(s: &str, at: usize) -> (&str, usize) {
+    let t = s.trim_start();
+    (t.trim_end(), at + s.len() - t.len())
 }
 
 #[derive(Clone, Copy)]

@@ -365,6 +365,8 @@ pub struct Action {
     pub max_ewt: Millis,
     /// Where `target` is written, for diagnostics about it.
     pub target_location: Option<Location>,
+    /// Where each workgroup of `target` is written, in `targets` order.
+    pub target_locations: Vec<Location>,
 }
 
 // ---------- traffic (SPEC §5) ----------

@@ -1,6 +1,8 @@
 //! Typed reading of YAML nodes that records every problem as a located
 //! diagnostic and carries on, so that one `pesim check` reports them all.
 
+use std::ops::Range;
+
 use jiff::Timestamp;
 
 use super::model::Millis;
@@ -19,6 +21,8 @@ pub struct Cx<'s> {
 pub struct Fields<'n> {
     pub node: &'n Node,
     pairs: Vec<(&'n str, &'n Node, &'n Node)>,
+    /// Keys already reported as unknown, with the "did you mean" given for each.
+    unknown: Vec<(&'n str, Option<String>)>,
     what: String,
 }
 
@@ -30,16 +34,31 @@ impl<'n> Fields<'n> {
     pub fn key_node(&self, key: &str) -> Option<&'n Node> {
         self.pairs.iter().find(|(k, _, _)| *k == key).map(|(_, k, _)| *k)
     }
+    /// A required key. Reports it empty (`key:` with no value) at the key, or
+    /// missing, unless an unknown key of this mapping was reported as its typo.
     pub fn req(&self, cx: &mut Cx<'_>, key: &str) -> Option<&'n Node> {
         let v = self.get(key);
-        if v.is_none() {
-            cx.push(
-                Diagnostic::error(format!("{} is missing the required key `{key}`", self.what))
-                    .at(self.node.file, first_line(cx.sources, self.node))
-                    .label(format!("`{key}` missing here")),
-            );
+        if v.is_some() {
+            return v;
         }
-        v
+        if let Some(k) = self.key_node(key) {
+            cx.error(k, format!("`{key}` is empty")).label("no value").help(format!("write a value after `{key}:`"));
+            return None;
+        }
+        let typo = format!("did you mean `{key}`?");
+        if self.unknown.iter().any(|(_, hint)| hint.as_deref() == Some(typo.as_str())) {
+            return None;
+        }
+        cx.push(
+            Diagnostic::error(format!("{} is missing the required key `{key}`", self.what))
+                .at(self.node.file, first_line(cx.sources, self.node))
+                .label(format!("`{key}` missing here")),
+        );
+        None
+    }
+    /// Whether this mapping had keys that were reported as unknown.
+    pub fn has_unknown(&self) -> bool {
+        !self.unknown.is_empty()
     }
     /// Key/value pairs in file order, for mappings whose keys are names (pages, weights...).
     pub fn entries(&self) -> impl Iterator<Item = (&'n str, &'n Node, &'n Node)> + '_ {
@@ -85,15 +104,17 @@ impl<'s> Cx<'s> {
             return None;
         };
         let mut out: Vec<(&str, &Node, &Node)> = Vec::with_capacity(pairs.len());
+        let mut unknown = Vec::new();
         for (k, v) in pairs {
             let Some(key) = k.as_scalar() else {
                 self.error(k, format!("keys of {what} must be plain names"));
                 continue;
             };
             if !known.is_empty() && !known.contains(&key) {
-                let help = did_you_mean(key, known.iter().copied())
-                    .unwrap_or_else(|| format!("the keys of {what} are: {}", known.join(", ")));
+                let hint = did_you_mean(key, known.iter().copied());
+                let help = hint.clone().unwrap_or_else(|| format!("the keys of {what} are: {}", known.join(", ")));
                 self.error(k, format!("unknown key `{key}` in {what}")).help(help).label("unknown key");
+                unknown.push((key, hint));
                 continue;
             }
             if let Some((_, first, _)) = out.iter().find(|(name, _, _)| *name == key) {
@@ -103,7 +124,7 @@ impl<'s> Cx<'s> {
             }
             out.push((key, k, v));
         }
-        Some(Fields { node, pairs: out, what: what.to_string() })
+        Some(Fields { node, pairs: out, unknown, what: what.to_string() })
     }
 
     pub fn seq<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
@@ -154,6 +175,10 @@ impl<'s> Cx<'s> {
         match node.as_scalar() {
             Some("true") if plain(node) => Some(true),
             Some("false") if plain(node) => Some(false),
+            Some(s @ ("true" | "false")) => {
+                self.quoted(node, what, "true or false", s);
+                None
+            }
             Some(s) => {
                 let help = match s.to_ascii_lowercase().as_str() {
                     "yes" | "on" | "y" | "true" => "write `true`",
@@ -174,6 +199,10 @@ impl<'s> Cx<'s> {
         let s = self.string(node, what)?;
         match s.parse::<f64>() {
             Ok(n) if n.is_finite() && plain(node) => Some(n),
+            Ok(n) if n.is_finite() => {
+                self.quoted(node, what, "a number", &s);
+                None
+            }
             _ => {
                 self.error(node, format!("{what} must be a number, found `{s}`"));
                 None
@@ -193,13 +222,30 @@ impl<'s> Cx<'s> {
 
     pub fn uint(&mut self, node: &Node, what: &str) -> Option<u64> {
         let s = self.string(node, what)?;
+        let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         match s.parse::<u64>() {
             Ok(n) if plain(node) => Some(n),
-            _ => {
+            Ok(_) => {
+                self.quoted(node, what, "a whole number", &s);
+                None
+            }
+            Err(_) if digits && plain(node) => {
+                self.error(node, format!("{what} is too large: {s}")).help(format!("the largest is {}", u64::MAX));
+                None
+            }
+            Err(_) => {
                 self.error(node, format!("{what} must be a whole number of at least 0, found `{s}`"));
                 None
             }
         }
+    }
+
+    /// A value of the right form, but quoted, so YAML reads it as text.
+    fn quoted(&mut self, node: &Node, what: &str, expected: &str, s: &str) {
+        let raw = self.sources.get(node.file).text.get(node.span.clone()).filter(|r| !r.contains('\n'));
+        let shown = raw.map_or_else(|| format!("\"{s}\""), str::to_string);
+        self.error(node, format!("{what} must be {expected}, found the quoted text `{shown}`"))
+            .help(format!("remove the quotes (quoted values are text): write `{s}`"));
     }
 
     pub fn u32(&mut self, node: &Node, what: &str) -> Option<u32> {
@@ -220,6 +266,11 @@ impl<'s> Cx<'s> {
         }
         match parse_duration_ms(&s) {
             Some(ms) => Some(Millis(ms)),
+            None if s.strip_prefix('-').is_some_and(|rest| rest == "0" || parse_duration_ms(rest).is_some()) => {
+                self.error(node, format!("{what} cannot be `{s}`: durations cannot be negative"))
+                    .help(format!("write a duration of 0 or more, e.g. `{}`", &s[1..]));
+                None
+            }
             None => {
                 let help = if s.parse::<f64>().is_ok() {
                     format!("add a unit, e.g. `{s}s` or `{s}m`")
@@ -249,19 +300,35 @@ impl<'s> Cx<'s> {
         let text = &self.sources.get(node.file).text;
         let map = value_offset_map(text, node);
         for e in errors {
-            let at = |i: usize| map.get(i).copied().unwrap_or(node.span.end);
-            let start = at(e.span.start);
-            let end = if e.span.end > e.span.start {
-                // One past the last character of the span, in the file.
-                let last = at(e.span.end - 1);
-                last + text[last..].chars().next().map_or(1, char::len_utf8)
-            } else {
-                start
-            };
-            let d = Diagnostic::error(e.message).at(node.file, start..end.max(start)).help_opt(e.help);
+            let span = file_span(text, node, &map, e.span.start..e.span.end);
+            let d = Diagnostic::error(e.message).at(node.file, span).help_opt(e.help);
             self.push(d);
         }
     }
+
+    /// An error at part of a scalar's value (`range`: byte offsets in the value),
+    /// located at the characters that wrote it, through quotes and escapes.
+    pub fn error_in(&mut self, node: &Node, range: Range<usize>, message: impl Into<String>) -> Diag<'_, 's> {
+        let text = &self.sources.get(node.file).text;
+        let span = file_span(text, node, &value_offset_map(text, node), range);
+        let d = Diagnostic::error(message).at(node.file, span);
+        Diag { cx: self, d: Some(d) }
+    }
+}
+
+/// The file span of `range`, byte offsets in the value of `node` (`map`: see
+/// [`value_offset_map`]).
+fn file_span(text: &str, node: &Node, map: &[usize], range: Range<usize>) -> Range<usize> {
+    let at = |i: usize| map.get(i).copied().unwrap_or(node.span.end);
+    let start = at(range.start);
+    let end = if range.end > range.start {
+        // One past the last character of the range, in the file.
+        let last = at(range.end - 1);
+        last + text[last..].chars().next().map_or(1, char::len_utf8)
+    } else {
+        start
+    };
+    start..end.max(start)
 }
 
 fn plain(node: &Node) -> bool {

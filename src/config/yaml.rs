@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use crate::diag::{Diagnostic, FileId};
+use crate::diag::{Diagnostic, FileId, text_line_col};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {
@@ -56,6 +56,11 @@ impl Node {
 }
 
 /// Parses one YAML document. An empty file is an empty mapping.
+///
+/// Spans cover the node's own text: a scalar's starts after its `&anchor` and
+/// `!tag` (at the quote of a quoted scalar, at the first content line of a block
+/// scalar) and a block scalar's ends at its last character; a block collection
+/// ends with its last child, a flow collection at its closing bracket.
 pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     let chars = CharIndex::new(text);
     let mut parser = Parser::new_from_str(text);
@@ -66,15 +71,10 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         let (event, span) = match parser.next_event() {
             None => break,
             Some(Ok(e)) => e,
-            Some(Err(e)) => {
-                let at = chars.byte(e.marker().index());
-                return Err(Diagnostic::error(format!("invalid YAML: {}", e.info()))
-                    .at(file, at..(at + 1).min(text.len()).max(at))
-                    .label("here"));
-            }
+            Some(Err(e)) => return Err(syntax_error(file, text, chars.byte(e.marker().index()), e.info(), &stack)),
         };
         let start = chars.byte(span.start.index());
-        let end = chars.byte(span.end.index());
+        let end = chars.byte(span.end.index()).max(start);
         let (node, anchor) = match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => continue,
             Event::DocumentStart(_) => {
@@ -85,24 +85,29 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
                 }
                 continue;
             }
-            Event::SequenceStart(anchor, _) => {
-                stack.push(Frame { start, anchor, kind: FrameKind::Seq(Vec::new()) });
-                continue;
-            }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Frame { start, anchor, kind: FrameKind::Map(Vec::new(), None) });
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                let has_props = anchor != 0 || tag.is_some();
+                let start = if has_props { skip_properties(text, start, text.len()) } else { start };
+                let flow = matches!(text.as_bytes().get(start), Some(b'[' | b'{'));
+                let kind = match event {
+                    Event::SequenceStart(..) => FrameKind::Seq(Vec::new()),
+                    _ => FrameKind::Map(Vec::new(), None),
+                };
+                stack.push(Frame { start, anchor, flow, kind });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = stack.pop().expect("the parser balances start and end events");
+                // A flow collection's end event is its closing bracket; a block
+                // collection's is empty, at the next token.
+                let end = if end > start { end } else { block_end(text, &frame.kind).unwrap_or(frame.start) };
                 let kind = match frame.kind {
                     FrameKind::Seq(items) => NodeKind::Seq(items),
                     FrameKind::Map(pairs, _) => NodeKind::Map(pairs),
                 };
-                let end = end.max(frame.start);
-                (Node { kind, file, span: frame.start..end }, frame.anchor)
+                (Node { kind, file, span: frame.start..end.max(frame.start) }, frame.anchor)
             }
-            Event::Scalar(value, style, anchor, _) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 let style = match style {
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted => Style::SingleQuoted,
@@ -110,6 +115,17 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
                     ScalarStyle::Literal => Style::Literal,
                     ScalarStyle::Folded => Style::Folded,
                 };
+                let mut start = start;
+                if anchor != 0 || tag.is_some() {
+                    start = skip_properties(text, start, end);
+                    if matches!(style, Style::Literal | Style::Folded) {
+                        start = block_content_start(text, start, end);
+                    }
+                }
+                let mut end = end;
+                if matches!(style, Style::Literal | Style::Folded) {
+                    end = start + text[start..end].trim_end().len();
+                }
                 (Node { kind: NodeKind::Scalar { value: value.into_owned(), style }, file, span: start..end }, anchor)
             }
             Event::Alias(id) => match anchors.iter().rev().find(|(a, _)| *a == id) {
@@ -134,9 +150,84 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     Ok(root.unwrap_or(Node { kind: NodeKind::Map(Vec::new()), file, span: 0..0 }))
 }
 
+/// A located syntax error: at the tab for tab errors, with a hint when a flow
+/// collection opened on an earlier line is still open.
+fn syntax_error(file: FileId, text: &str, at: usize, info: &str, stack: &[Frame]) -> Diagnostic {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let at = match text[line_start..line_end].find('\t') {
+        Some(tab) if info.contains("tab") => line_start + tab,
+        _ => at,
+    };
+    let mut d =
+        Diagnostic::error(format!("invalid YAML: {info}")).at(file, at..(at + 1).min(text.len()).max(at)).label("here");
+    if let Some(open) = stack.iter().rev().find(|f| f.flow) {
+        let (line, col) = text_line_col(text, open.start);
+        let (error_line, _) = text_line_col(text, at);
+        if line < error_line {
+            let (bracket, close) = if text[open.start..].starts_with('[') { ('[', ']') } else { ('{', '}') };
+            d = d.help(format!("the `{bracket}` on line {line}, column {col} is still open: is a `{close}` missing?"));
+        }
+    }
+    d
+}
+
+/// Skips node properties (`&anchor`, `!tag`, `!<verbatim>`) at `at`, and the
+/// blanks and comments after them: where the node's own text starts.
+fn skip_properties(text: &str, mut at: usize, end: usize) -> usize {
+    let b = text.as_bytes();
+    let end = end.min(b.len());
+    loop {
+        match b.get(at) {
+            Some(b'&' | b'!') if at < end => {
+                while at < end && !matches!(b[at], b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}') {
+                    at += 1;
+                }
+            }
+            _ => return at,
+        }
+        while at < end && matches!(b[at], b' ' | b'\t' | b'\r' | b'\n') {
+            at += 1;
+            if at < end && b[at] == b'#' {
+                at = text[at..end].find('\n').map_or(end, |i| at + i);
+            }
+        }
+    }
+}
+
+/// From a block scalar's `|`/`>` header to its first content character, as
+/// saphyr places an untagged block scalar.
+fn block_content_start(text: &str, at: usize, end: usize) -> usize {
+    if !matches!(text.as_bytes().get(at), Some(b'|' | b'>')) {
+        return at;
+    }
+    let after_header = text[at..end].find('\n').map_or(end, |i| at + i + 1);
+    let content = &text[after_header..end];
+    after_header + (content.len() - content.trim_start().len())
+}
+
+/// Where a block collection ends: with its last child (saphyr's end event is
+/// at the next token, possibly lines further).
+fn block_end(text: &str, kind: &FrameKind) -> Option<usize> {
+    match kind {
+        FrameKind::Seq(items) => items.last().map(|n| n.span.end),
+        FrameKind::Map(pairs, pending) => {
+            let last = pairs.last().map(|(k, v)| (k, Some(v))).or(pending.as_ref().map(|k| (k, None)))?;
+            match last {
+                (k, Some(v)) if !(v.is_null() && v.span.is_empty()) => Some(v.span.end.max(k.span.end)),
+                // `key:` with nothing after it: end after the colon.
+                (k, _) => Some(k.span.end + usize::from(text[k.span.end..].starts_with(':'))),
+            }
+        }
+    }
+}
+
 struct Frame {
     start: usize,
     anchor: usize,
+    /// `[...]` or `{...}` rather than block style.
+    flow: bool,
     kind: FrameKind,
 }
 
@@ -173,17 +264,26 @@ pub fn value_offset_map(source: &str, node: &Node) -> Vec<usize> {
     let NodeKind::Scalar { value, style } = &node.kind else {
         return Vec::new();
     };
-    let raw = source.get(node.span.clone()).unwrap_or("");
-    let base = node.span.start;
+    let block = matches!(style, Style::Literal | Style::Folded);
+    // A plain or quoted scalar never starts with `&` or `!`: these are properties.
+    let start = if block { node.span.start } else { skip_properties(source, node.span.start, node.span.end) };
+    let raw = source.get(start..node.span.end).unwrap_or("");
+    let base = start;
     let mut map = Vec::with_capacity(value.len() + 1);
     let raw_chars: Vec<(usize, char)> = raw.char_indices().collect();
+    // Spans start at the scalar's text (after any anchor or tag, see `parse`):
+    // at the opening quote, or at the first content character of a block scalar.
     let mut r = match style {
         Style::SingleQuoted | Style::DoubleQuoted => 1,
-        // saphyr's span of a block scalar starts at its content, after the header.
         Style::Literal | Style::Folded | Style::Plain => 0,
     };
+    let mut leading = true;
     for vc in value.chars() {
+        // A block scalar's leading blank lines come before its span.
+        let blank_line = block && leading && vc == '\n';
+        leading &= blank_line;
         let pos = match style {
+            _ if blank_line => Some(0),
             Style::DoubleQuoted => next_double_quoted(&raw_chars, &mut r, vc),
             Style::SingleQuoted if vc == '\'' => {
                 // `''` stands for one quote.
@@ -290,6 +390,54 @@ mod tests {
         let e = parse(FileId(0), "a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.message.starts_with("invalid YAML"), "{}", e.message);
         assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn scalar_spans_skip_anchors_and_tags() {
+        let text = "a: &x !!str foo bar\nb: !t 'q'\nc: &y \"d\"\ne: !!str |\n  lit z\n\nf: &b >-\n\n  fold w\ng: |\n  &notanchor\n";
+        let root = parse(FileId(0), text).unwrap();
+        let NodeKind::Map(pairs) = &root.kind else { panic!() };
+        let spans: Vec<&str> = pairs.iter().map(|(_, v)| &text[v.span.clone()]).collect();
+        assert_eq!(spans, ["foo bar", "'q'", "\"d\"", "lit z", "fold w", "&notanchor"]);
+        // Offsets inside tagged and anchored scalars, of every style.
+        for (i, needle) in [(0, "bar"), (1, "q"), (2, "d"), (3, "z"), (4, "w")] {
+            let v = &pairs[i].1;
+            let m = value_offset_map(text, v);
+            let at = v.as_scalar().unwrap().find(needle).unwrap();
+            assert_eq!(&text[m[at]..m[at] + needle.len()], needle, "{i}");
+        }
+    }
+
+    #[test]
+    fn collection_spans_end_at_their_last_child() {
+        let text = "a:\n  - x\n  - k: v\n    j:\n\n# c\nb: &f {k: v}\nc: [1, 2]\nd: &m\n  e: 1\nz: 1\n";
+        let root = parse(FileId(0), text).unwrap();
+        let NodeKind::Map(pairs) = &root.kind else { panic!() };
+        assert_eq!(&text[pairs[0].1.span.clone()], "- x\n  - k: v\n    j:");
+        assert_eq!(&text[pairs[1].1.span.clone()], "{k: v}");
+        assert_eq!(&text[pairs[2].1.span.clone()], "[1, 2]");
+        assert_eq!(&text[pairs[3].1.span.clone()], "e: 1");
+        assert_eq!(&text[root.span.clone()], text.trim_end());
+        // A block mapping whose first key is a flow sequence is still a block mapping.
+        let text = "x:\n  [a, b]: c\n  d: e\nz: 1\n";
+        let root = parse(FileId(0), text).unwrap();
+        let NodeKind::Map(pairs) = &root.kind else { panic!() };
+        assert_eq!(&text[pairs[0].1.span.clone()], "[a, b]: c\n  d: e");
+    }
+
+    #[test]
+    fn tab_errors_point_at_the_tab() {
+        let text = "name: t\nsettings:\n\tsession_timeout: 20m\n";
+        let e = parse(FileId(0), text).unwrap_err();
+        let span = e.location.unwrap().span;
+        assert_eq!(&text[span], "\t", "{}", e.message);
+    }
+
+    #[test]
+    fn unclosed_flow_collections_are_named() {
+        let e = parse(FileId(0), "a:\n  b: [{c: 1}\nd: 2\n").unwrap_err();
+        let help = e.help.unwrap_or_default();
+        assert!(help.contains("`[` on line 2, column 6"), "{help}");
     }
 
     #[test]

@@ -183,9 +183,7 @@ fn route(candidates: &[Candidate]) -> Route {
         .map(|(_, c)| *c);
     Route {
         target: best.map(|c| c.target),
-        seen: best.map(|c| Seen {
-            ewt: crate::config::model::Millis(c.ewt_ms),
-            age: crate::config::model::Millis(c.age_ms),
-        }),
+        seen: best
+            .map(|c| Seen { ewt: crate::config::model::Millis(c.ewt_ms), age: crate::config::model::Millis(c.age_ms) }),
     }
 }

@@ -19,9 +19,7 @@ use rustc_hash::FxHashMap;
 use crate::availability::Snapshots;
 use crate::clock::{Local, LocalClock, SimTime};
 use crate::config::Scenario;
-use crate::config::model::{
-    ActionMapId, ActionState, Activation, MediaType, Persona, ResponseState, WorkgroupId,
-};
+use crate::config::model::{ActionMapId, ActionState, Activation, MediaType, Persona, ResponseState, WorkgroupId};
 use crate::dsl::{OutcomeId, SegmentId};
 use crate::events::{Event, EventKind, LineError, TrackEvent};
 use crate::random;
@@ -31,8 +29,8 @@ pub use decision::{Decision, DecisionKind, Seen};
 pub use gates::Gate;
 use gates::{GateInput, offer_gate};
 use rules::Rules;
-pub use state::VisitorId;
 pub use state::Score;
+pub use state::VisitorId;
 use state::{Due, Lifetime, MapState, Session, Visitor, media_slot};
 
 /// Something the engine wants to happen later.
@@ -69,8 +67,11 @@ pub struct ChatRequest {
 pub trait Sink {
     fn decision(&mut self, d: Decision);
     fn schedule(&mut self, at: SimTime, timer: Timer);
-    /// An accepted chat entered a workgroup's queue.
-    fn chat_started(&mut self, _at: SimTime, _chat: ChatRequest) {}
+    /// An accepted chat entered a workgroup's queue. Returns whether the
+    /// workgroup is simulated (a fixed, what-if workgroup takes it no further).
+    fn chat_started(&mut self, _at: SimTime, _chat: ChatRequest) -> bool {
+        false
+    }
     /// A session ended (for per-session statistics).
     fn session_ended(&mut self, _end: &SessionEnd) {}
 }
@@ -349,7 +350,8 @@ impl<'s> Engine<'s> {
 
         // 3. Outcomes.
         for (i, o) in sc.outcomes.iter().enumerate() {
-            if !s.outcomes[i] && o.achieved_when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules })
+            if !s.outcomes[i]
+                && o.achieved_when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules })
             {
                 s.outcomes[i] = true;
                 decide(sink, s.number, DecisionKind::OutcomeAchieved(OutcomeId(i as u32)));
@@ -362,7 +364,8 @@ impl<'s> Engine<'s> {
             if assigned {
                 continue;
             }
-            let holds = sc.segments[i].when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
+            let holds =
+                sc.segments[i].when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
             if holds {
                 if rules.is_customer_scope(i) {
                     life.customer_segments[i] = Some(now);
@@ -510,7 +513,11 @@ impl<'s> Engine<'s> {
         }
         match &timer.kind {
             TimerKind::SessionEnd => {
-                let end = s.last_event.plus(self.sc.settings.session_timeout);
+                let mut end = s.last_event.plus(self.sc.settings.session_timeout);
+                // A visitor chatting with an agent is still in the session.
+                if s.maps.iter().any(|m| matches!(m, MapState::InChat { simulated: true, .. })) {
+                    end = end.max(now.plus(self.sc.settings.session_timeout));
+                }
                 if now >= end {
                     self.end_session(v, timer.session, now, sink);
                 } else if s.end_timer != Some(end) {
@@ -629,11 +636,11 @@ impl<'s> Engine<'s> {
             && let Some(target) = target
         {
             record(sink, ActionState::Started);
-            s.maps[i] = MapState::InChat { target };
-            sink.chat_started(
+            let simulated = sink.chat_started(
                 now,
                 ChatRequest { visitor: v, customer: vis.customer.clone(), session: s.number, map, target },
             );
+            s.maps[i] = MapState::InChat { target, simulated };
             return;
         }
         s.maps[i] = MapState::Done;
@@ -673,8 +680,14 @@ impl<'s> Engine<'s> {
             return;
         }
         // Highest weight first; equal weights in a random order from the session's stream.
-        due.sort_by_key(|id| (media_order(sc.action_map(*id).action.media), std::cmp::Reverse(sc.action_map(*id).weight)));
-        shuffle_ties(&mut due, |id| (media_order(sc.action_map(*id).action.media), sc.action_map(*id).weight), &mut s.rng);
+        due.sort_by_key(|id| {
+            (media_order(sc.action_map(*id).action.media), std::cmp::Reverse(sc.action_map(*id).weight))
+        });
+        shuffle_ties(
+            &mut due,
+            |id| (media_order(sc.action_map(*id).action.media), sc.action_map(*id).weight),
+            &mut s.rng,
+        );
 
         let mut offered_now = [false; 4];
         let mut traces = Vec::new();
@@ -842,4 +855,3 @@ pub fn quantile_of(cuts: &[f64], p: f64) -> Option<f64> {
     let frac = if hi > lo { (p - lo) / (hi - lo) } else { 0.0 };
     Some((k as f64 + frac) / (n - 1) as f64)
 }
-

@@ -54,8 +54,9 @@ pub enum MapState {
     Pending { due: Due, blocked: Option<BlockingReason> },
     /// Offered and not answered yet.
     Offered { offer: u32, at: SimTime, target: Option<WorkgroupId> },
-    /// An accepted chat that has not finished.
-    InChat { target: WorkgroupId },
+    /// An accepted chat that has not finished; `simulated` when a simulated
+    /// workgroup handles it (a what-if workgroup's chats never finish).
+    InChat { target: WorkgroupId, simulated: bool },
     /// Qualified for the next session, answered, timed out or fired: done for this session.
     Done,
 }

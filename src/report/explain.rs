@@ -49,7 +49,12 @@ impl<'a> Explainer<'a> {
 
     fn timer_lines(&mut self, decisions: &[Decision]) -> io::Result<()> {
         for d in decisions {
-            writeln!(self.out, "{}  (timer) {}", d.time.rfc3339(), d.describe(self.sc, None).split_once("  ").map_or("", |x| x.1))?;
+            writeln!(
+                self.out,
+                "{}  (timer) {}",
+                d.time.rfc3339(),
+                d.describe(self.sc, None).split_once("  ").map_or("", |x| x.1)
+            )?;
         }
         Ok(())
     }

@@ -185,7 +185,48 @@ pub fn summary_json(sc: &Scenario, stats: &Stats, t: &Tally) -> Value {
     }
     let mut workgroups = Map::new();
     for (i, w) in sc.workgroups.iter().enumerate() {
-        workgroups.insert(w.id.clone(), json!({ "updatesPublished": t.updates[i] }));
+        let blocked_for_availability: u64 = sc
+            .action_maps
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.action.targets.iter().any(|t| t.0 as usize == i))
+            .map(|(j, _)| {
+                t.blocked[j][BlockingReason::NoAvailableAgents as usize]
+                    + t.blocked[j][BlockingReason::ServiceLevelThrottling as usize]
+            })
+            .sum();
+        let secs = |ms: Option<f64>| ms.map(|m| m / 1000.0);
+        let mut entry = json!({
+            "kind": if w.fixed_availability.is_some() { "fixed" } else { "simulated" },
+            "updatesPublished": t.updates[i],
+            "offersBlockedForAvailability": blocked_for_availability,
+        });
+        if let Some(ws) = stats.workgroups.get(i) {
+            let extra = json!({
+                "chats": {
+                    "started": ws.started,
+                    "engaged": ws.engaged,
+                    "abandoned": ws.abandoned,
+                    "shortAbandoned": ws.short_abandoned,
+                    "completed": ws.completed,
+                    "stillQueued": ws.still_queued,
+                },
+                "meanWaitSeconds": secs(ws.mean_wait_ms()),
+                "p90WaitSeconds": secs(ws.wait_percentile_ms(0.9).map(|w| w as f64)),
+                "serviceLevel": {
+                    "achieved": ws.service_level(),
+                    "target": w.service_level.percentage,
+                    "withinSeconds": w.service_level.within.as_secs_f64(),
+                    "met": ws.service_level().map(|sl| sl >= w.service_level.percentage),
+                },
+                "occupancy": ws.occupancy(),
+                "averageHandleSeconds": ws.aht_ms() / 1000.0,
+            });
+            if let (Value::Object(e), Value::Object(x)) = (&mut entry, extra) {
+                e.extend(x);
+            }
+        }
+        workgroups.insert(w.id.clone(), entry);
     }
     let mut outcomes = Map::new();
     for (i, o) in sc.outcomes.iter().enumerate() {
@@ -261,10 +302,35 @@ pub fn table(sc: &Scenario, stats: &Stats, t: &Tally) -> String {
             reasons.join(", ")
         ));
     }
+    if !sc.workgroups.is_empty() {
+        out.push_str(&format!(
+            "\n{:<22} {:>7} {:>8} {:>9} {:>10} {:>11} {:>9}\n",
+            "workgroup", "chats", "engaged", "abandoned", "mean wait", "SL (target)", "occupancy"
+        ));
+        for (i, w) in sc.workgroups.iter().enumerate() {
+            let Some(ws) = stats.workgroups.get(i) else { continue };
+            let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
+            out.push_str(&format!(
+                "{:<22} {:>7} {:>8} {:>9} {:>10} {:>11} {:>9}\n",
+                w.id,
+                ws.started,
+                ws.engaged,
+                ws.abandoned,
+                ws.mean_wait_ms().map_or("-".to_string(), |m| format!("{:.1}s", m / 1000.0)),
+                format!("{} ({:.0}%)", pct(ws.service_level()), 100.0 * w.service_level.percentage),
+                pct(ws.occupancy()),
+            ));
+        }
+    }
     if !sc.outcomes.is_empty() {
-        out.push_str(&format!("\n{:<22} {:>9} {:>14} {:>14}\n", "outcome", "achieved", "rate w/ chat", "rate w/o chat"));
+        out.push_str(&format!(
+            "\n{:<22} {:>9} {:>14} {:>14}\n",
+            "outcome", "achieved", "rate w/ chat", "rate w/o chat"
+        ));
         for (i, o) in sc.outcomes.iter().enumerate() {
-            let pct = |(s, a): (u64, u64)| if s == 0 { "-".to_string() } else { format!("{:.1}%", 100.0 * a as f64 / s as f64) };
+            let pct = |(s, a): (u64, u64)| {
+                if s == 0 { "-".to_string() } else { format!("{:.1}%", 100.0 * a as f64 / s as f64) }
+            };
             out.push_str(&format!(
                 "{:<22} {:>9} {:>14} {:>14}\n",
                 o.id,

@@ -7,12 +7,15 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::availability::{ContactCenter, Published};
+use rustc_hash::FxHashMap;
+
+use crate::availability::{CcEvent, CcSink, CcTimer, ChatId, ContactCenter, Published, WorkgroupStats};
 use crate::clock::SimTime;
 use crate::config::Scenario;
-use crate::config::model::{Snapshot, WorkgroupId};
-use crate::engine::{ChatRequest, Decision, Engine, Responses, SessionEnd, Sink, Timer, Trace};
-use crate::events::{Event, LineError};
+use crate::config::model::{Millis, Snapshot, WorkgroupId};
+use crate::engine::{ChatEvent, ChatRequest, Decision, Engine, Responses, SessionEnd, Sink, Timer, Trace, persona_of};
+use crate::events::{Event, EventKind, LineError};
+use crate::random;
 
 /// Where a run's results go.
 pub trait Output {
@@ -49,7 +52,7 @@ impl Default for Options {
 }
 
 /// What a replay read and did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
     /// Input lines, blank ones included.
     pub lines: u64,
@@ -63,7 +66,8 @@ pub struct Stats {
     pub sessions: u64,
     pub first_event: Option<SimTime>,
     pub last_time: Option<SimTime>,
-    pub updates_published: Vec<u64>,
+    /// Per-workgroup contact-center results.
+    pub workgroups: Vec<WorkgroupStats>,
 }
 
 /// A replay stopped by an invalid line.
@@ -82,14 +86,58 @@ struct Entry {
     slot: usize,
 }
 
+/// A timer of either side.
+#[derive(Debug)]
+enum Scheduled {
+    Engine(Timer),
+    Cc(CcTimer),
+}
+
+/// The timer heap and the sinks both sides write to.
 struct Loop<'o> {
     heap: BinaryHeap<Reverse<Entry>>,
-    timers: Vec<Option<Timer>>,
+    timers: Vec<Option<Scheduled>>,
     free: Vec<usize>,
     seq: u64,
+    /// Timers other than the repeating shift check: the clock runs while any is pending.
+    live: usize,
     out: &'o mut dyn Output,
-    chats: Vec<(SimTime, ChatRequest)>,
+    /// Chats accepted during an engine step, queued once the step returns.
+    accepted: Vec<(SimTime, ChatRequest)>,
+    simulated: Vec<bool>,
+    /// What the contact center reported during its step.
+    cc_events: Vec<(SimTime, CcEvent)>,
     sessions: u64,
+}
+
+impl Loop<'_> {
+    fn push(&mut self, at: SimTime, item: Scheduled) {
+        if !matches!(item, Scheduled::Cc(CcTimer::Shifts)) {
+            self.live += 1;
+        }
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.timers[i] = Some(item);
+                i
+            }
+            None => {
+                self.timers.push(Some(item));
+                self.timers.len() - 1
+            }
+        };
+        self.seq += 1;
+        self.heap.push(Reverse(Entry { time: at, seq: self.seq, slot }));
+    }
+
+    fn pop(&mut self) -> Option<(SimTime, Scheduled)> {
+        let Reverse(entry) = self.heap.pop()?;
+        let item = self.timers[entry.slot].take().expect("each slot is popped once");
+        self.free.push(entry.slot);
+        if !matches!(item, Scheduled::Cc(CcTimer::Shifts)) {
+            self.live -= 1;
+        }
+        Some((entry.time, item))
+    }
 }
 
 impl Sink for Loop<'_> {
@@ -97,25 +145,27 @@ impl Sink for Loop<'_> {
         self.out.decision(&d);
     }
     fn schedule(&mut self, at: SimTime, timer: Timer) {
-        let slot = match self.free.pop() {
-            Some(i) => {
-                self.timers[i] = Some(timer);
-                i
-            }
-            None => {
-                self.timers.push(Some(timer));
-                self.timers.len() - 1
-            }
-        };
-        self.seq += 1;
-        self.heap.push(Reverse(Entry { time: at, seq: self.seq, slot }));
+        self.push(at, Scheduled::Engine(timer));
     }
-    fn chat_started(&mut self, at: SimTime, chat: ChatRequest) {
-        self.chats.push((at, chat));
+    fn chat_started(&mut self, at: SimTime, chat: ChatRequest) -> bool {
+        let simulated = self.simulated[chat.target.0 as usize];
+        if simulated {
+            self.accepted.push((at, chat));
+        }
+        simulated
     }
     fn session_ended(&mut self, end: &SessionEnd) {
         self.sessions += 1;
         self.out.session_ended(end);
+    }
+}
+
+impl CcSink for Loop<'_> {
+    fn schedule(&mut self, at: SimTime, timer: CcTimer) {
+        self.push(at, Scheduled::Cc(timer));
+    }
+    fn chat(&mut self, at: SimTime, event: CcEvent) {
+        self.cc_events.push((at, event));
     }
 }
 
@@ -128,6 +178,44 @@ pub fn replay(
     out: &mut dyn Output,
 ) -> Result<Stats, StopError> {
     replay_from(sc, sc.start.map(SimTime::from_timestamp), events, opts, out)
+}
+
+/// Moves accepted chats into the contact center, and its chat events back to the engine.
+fn settle(
+    sc: &Scenario,
+    engine: &mut Engine<'_>,
+    cc: &mut ContactCenter<'_>,
+    lp: &mut Loop<'_>,
+    chats: &mut FxHashMap<ChatId, ChatRequest>,
+) {
+    loop {
+        for (at, chat) in std::mem::take(&mut lp.accepted) {
+            // Keyed by the chat itself, so a chat's draws do not depend on other chats.
+            let key = u64::from(chat.session) << 20 | u64::from(chat.map.0);
+            let mut draw_patience = random::stream(sc.seed, "patience", &chat.customer, key);
+            let patience = persona_of(sc, &chat.customer)
+                .and_then(|p| p.patience.as_ref())
+                .map(|d| Millis(random::sample(d, &mut draw_patience).round() as i64));
+            let mut rng = random::stream(sc.seed, "handle", &chat.customer, key);
+            if let Some(id) = cc.enqueue(at, chat.target, patience, &mut rng, lp) {
+                chats.insert(id, chat);
+            }
+        }
+        if lp.cc_events.is_empty() {
+            break;
+        }
+        for (at, event) in std::mem::take(&mut lp.cc_events) {
+            let (id, what) = match event {
+                CcEvent::Engaged(id) => (id, ChatEvent::Engaged),
+                CcEvent::Abandoned(id) => (id, ChatEvent::Abandoned),
+                CcEvent::Completed(id) => (id, ChatEvent::Completed),
+            };
+            let chat = if what == ChatEvent::Engaged { chats.get(&id).cloned() } else { chats.remove(&id) };
+            if let Some(chat) = chat {
+                engine.on_chat(at, &chat, what, lp);
+            }
+        }
+    }
 }
 
 /// Like [`replay`], with the clock starting at `origin` (or the first event).
@@ -149,13 +237,17 @@ pub fn replay_from(
         timers: Vec::new(),
         free: Vec::new(),
         seq: 0,
+        live: 0,
         out,
-        chats: Vec::new(),
+        accepted: Vec::new(),
+        simulated: cc.simulated(),
+        cc_events: Vec::new(),
         sessions: 0,
     };
+    let mut chats: FxHashMap<ChatId, ChatRequest> = FxHashMap::default();
     let rate = sc.pureconnect.pacing_rate.0.max(1);
     let mut pending: Option<Event> = None;
-    let mut next_tick: Option<SimTime> = origin;
+    let mut next_tick: Option<SimTime> = None;
     let mut input_done = false;
 
     loop {
@@ -181,9 +273,19 @@ pub fn replay_from(
         }
         let ev_time = pending.as_ref().map(|e| e.time);
         let timer_time = lp.heap.peek().map(|Reverse(e)| e.time);
+        // The clock runs while events or live timers remain.
+        if ev_time.is_none() && lp.live == 0 {
+            break;
+        }
         let Some(t) = [ev_time, timer_time].into_iter().flatten().min() else { break };
-        // The clock starts at the scenario's start, or at the first event.
-        let tick = *next_tick.get_or_insert(t);
+        if next_tick.is_none() {
+            // The clock starts at `origin`, or at the first event.
+            let start = origin.map_or(t, |o| o.min(t));
+            next_tick = Some(start);
+            cc.start(start, &mut lp);
+            continue;
+        }
+        let tick = next_tick.expect("set above");
         if tick <= t {
             cc.tick(tick, &mut |wg, p| lp.out.availability(wg, p));
             next_tick = Some(SimTime(tick.0 + rate));
@@ -194,37 +296,34 @@ pub fn replay_from(
         if ev_time == Some(t) {
             let ev = pending.take().expect("ev_time is Some");
             stats.first_event.get_or_insert(ev.time);
-            match &ev.kind {
-                crate::events::EventKind::Track(_) => stats.events += 1,
-                crate::events::EventKind::Response { .. } => stats.responses += 1,
-            }
+            let is_track = matches!(ev.kind, EventKind::Track(_));
             if let Err(error) = engine.on_event(&ev, &cc, &mut lp) {
                 match opts.on_invalid {
                     OnInvalid::Stop => return Err(StopError { line: ev.line, error }),
                     OnInvalid::Skip => {
                         stats.rejected += 1;
-                        match &ev.kind {
-                            crate::events::EventKind::Track(_) => stats.events -= 1,
-                            crate::events::EventKind::Response { .. } => stats.responses -= 1,
-                        }
                         lp.out.rejected(ev.line, &error);
                     }
                 }
+            } else if is_track {
+                stats.events += 1;
+            } else {
+                stats.responses += 1;
             }
             if let Some(trace) = engine.take_trace() {
                 lp.out.traced(&ev, trace, &engine);
             }
         } else {
-            let Reverse(entry) = lp.heap.pop().expect("timer_time is Some");
-            let timer = lp.timers[entry.slot].take().expect("each slot is popped once");
-            lp.free.push(entry.slot);
-            engine.on_timer(entry.time, &timer, &cc, &mut lp);
+            let (at, item) = lp.pop().expect("timer_time is Some");
+            match item {
+                Scheduled::Engine(timer) => engine.on_timer(at, &timer, &cc, &mut lp),
+                Scheduled::Cc(timer) => cc.on_timer(at, timer, &mut lp),
+            }
         }
-        // Chats accepted meanwhile: with fixed availability they go no further.
-        lp.chats.clear();
+        settle(sc, &mut engine, &mut cc, &mut lp, &mut chats);
     }
     stats.visitors = engine.visitor_count() as u64;
     stats.sessions = lp.sessions;
-    stats.updates_published = cc.updates_published.clone();
+    stats.workgroups = cc.finish(stats.last_time.unwrap_or_default());
     Ok(stats)
 }
