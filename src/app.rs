@@ -261,6 +261,13 @@ pub fn test(out: &mut dyn Write, paths: &[PathBuf], junit: Option<&Path>) -> std
             writeln!(out, "FAIL {file} › {}\n{}", r.name, indent(&text))?;
             results.push(TestOutcome { file: file.clone(), name: r.name, failure: Some(text) });
         }
+        for (name, failure) in check_expectations(sc) {
+            match &failure {
+                None => writeln!(out, "ok   {file} › {name}")?,
+                Some(why) => writeln!(out, "FAIL {file} › {name}\n{}", indent(why))?,
+            }
+            results.push(TestOutcome { file: file.clone(), name, failure });
+        }
     }
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
     let passed = results.len() - failed;
@@ -311,4 +318,172 @@ fn junit_xml(results: &[TestOutcome]) -> String {
     }
     xml.push_str("</testsuites>\n");
     xml
+}
+
+/// Options shared by `run` and `generate`.
+pub struct RunArgs {
+    pub file: PathBuf,
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub sets: Vec<String>,
+    pub quiet: bool,
+}
+
+/// Loads a scenario with `--set` edits and `--seed`, printing errors if it is invalid.
+fn load_for_run(err: &mut dyn Write, args: &RunArgs) -> std::io::Result<Option<config::Scenario>> {
+    let loaded = config::load_with(&args.file, None, &args.sets);
+    if loaded.diagnostics.has_errors() || loaded.scenario.is_none() {
+        print_diagnostics(err, &args.file, &loaded)?;
+        return Ok(None);
+    }
+    let mut sc = loaded.scenario.expect("checked above");
+    if let Some(seed) = args.seed {
+        sc.seed = seed;
+    }
+    if sc.traffic.is_none() {
+        writeln!(err, "error: {} has no `traffic` section: there are no visitors to simulate", args.file.display())?;
+        writeln!(err, "  help: add `traffic:` (SPEC §5), or use `pesim replay` with recorded events")?;
+        return Ok(None);
+    }
+    Ok(Some(sc))
+}
+
+/// Reports progress on a terminal, by simulated time.
+struct Progress<'o> {
+    inner: &'o mut dyn crate::sim::Output,
+    bar: Option<indicatif::ProgressBar>,
+    start: i64,
+}
+
+impl crate::sim::Output for Progress<'_> {
+    fn decision(&mut self, d: &crate::engine::Decision) {
+        self.inner.decision(d);
+    }
+    fn availability(&mut self, wg: config::model::WorkgroupId, p: &crate::availability::Published) {
+        self.inner.availability(wg, p);
+    }
+    fn session_ended(&mut self, end: &crate::engine::SessionEnd) {
+        self.inner.session_ended(end);
+    }
+    fn clock(&mut self, now: crate::clock::SimTime) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(((now.0 - self.start) / 1000).max(0) as u64);
+        }
+    }
+}
+
+fn progress_bar(sc: &config::Scenario, quiet: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new((sc.duration.0 / 1000).max(1) as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} simulated {pos}/{len} s [{bar:40}] {eta}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+/// `pesim run`: the scenario's synthetic traffic through rules and contact center.
+pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io::Result<i32> {
+    let Some(sc) = load_for_run(err, args)? else { return Ok(exit::FAILED) };
+    let dir = args.out.clone().unwrap_or_else(|| default_out_dir(&sc));
+    let mut files = match crate::report::Files::create(&sc, &dir) {
+        Ok(f) => f,
+        Err(e) => {
+            writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
+            return Ok(exit::FAILED);
+        }
+    };
+    let bar = progress_bar(&sc, args.quiet);
+    let stats = {
+        let start = crate::sim::origin(&sc).0;
+        let mut progress = Progress { inner: &mut files, bar: bar.clone(), start };
+        crate::sim::simulate(&sc, &crate::sim::Options::default(), &mut progress, None)
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let Some(stats) = stats else { return Ok(exit::FAILED) };
+    let (tally, _) = files.finish(&stats)?;
+    if !args.quiet {
+        write!(out, "{}", crate::report::table(&sc, &stats, &tally))?;
+        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json}}", dir.display())?;
+    }
+    Ok(exit::OK)
+}
+
+/// `pesim generate`: the event stream `run` would replay, as JSON Lines.
+pub fn generate(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io::Result<i32> {
+    let Some(sc) = load_for_run(err, args)? else { return Ok(exit::FAILED) };
+    let mut file_out;
+    let mut stdout_out;
+    let sink: &mut dyn Write = match &args.out {
+        Some(path) => {
+            file_out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+            &mut file_out
+        }
+        None => {
+            stdout_out = std::io::BufWriter::new(out);
+            &mut stdout_out
+        }
+    };
+    let mut error: Option<std::io::Error> = None;
+    let mut log = |ev: &crate::events::Event| {
+        if error.is_none()
+            && let Err(e) = crate::events::write_json(ev, &sc.interner, sink)
+        {
+            error = Some(e);
+        }
+    };
+    // The journeys depend on decisions (an engaged chat changes where a visitor
+    // goes), so generating runs the whole simulation and keeps only the events.
+    let mut collect = crate::report::Collect::new(&sc);
+    crate::sim::simulate(&sc, &crate::sim::Options::default(), &mut collect, Some(&mut log));
+    if let Some(e) = error {
+        return Err(e);
+    }
+    sink.flush()?;
+    Ok(exit::OK)
+}
+
+/// Runs the scenario once and checks its `expect` bounds; one result per expectation.
+fn check_expectations(sc: &config::Scenario) -> Vec<(String, Option<String>)> {
+    use config::model::Bound;
+    if sc.expect.is_empty() {
+        return Vec::new();
+    }
+    let mut collect = crate::report::Collect::new(sc);
+    let Some(stats) = crate::sim::simulate(sc, &crate::sim::Options::default(), &mut collect, None) else {
+        return sc
+            .expect
+            .iter()
+            .map(|e| (format!("expect {}", e.metric), Some("`expect` needs a `traffic` section to run".into())))
+            .collect();
+    };
+    sc.expect
+        .iter()
+        .map(|e| {
+            let (ok, bound) = match crate::report::metric(sc, &stats, &collect.tally, &e.metric) {
+                Err(why) => (Err(why), String::new()),
+                Ok(v) => {
+                    let (inside, bound) = match e.bound {
+                        Bound::Between(a, b) => (v >= a && v <= b, format!("in [{a}, {b}]")),
+                        Bound::AtLeast(a) => (v >= a, format!(">= {a}")),
+                        Bound::AtMost(b) => (v <= b, format!("<= {b}")),
+                        Bound::Equals(x) => ((v - x).abs() < 1e-9, format!("== {x}")),
+                    };
+                    (if inside { Ok(v) } else { Err(format!("got {}", fmt_metric(v))) }, bound)
+                }
+            };
+            match ok {
+                Ok(v) => (format!("expect {} {bound} (got {})", e.metric, fmt_metric(v)), None),
+                Err(why) => (format!("expect {} {bound}", e.metric), Some(format!("- {why}, seed {}", sc.seed))),
+            }
+        })
+        .collect()
+}
+
+fn fmt_metric(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v:.4}") }
 }

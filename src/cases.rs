@@ -8,9 +8,6 @@ use crate::engine::{Decision, DecisionKind, Responses};
 use crate::events::{ContextPart, Event, EventKind, LineError, Page, TrackEvent, context_index};
 use crate::sim::{self, OnInvalid, Options, Output};
 
-/// When a case starts if the scenario has no `start`: a Monday noon, UTC.
-pub const DEFAULT_ORIGIN: &str = "2026-01-05T12:00:00Z";
-
 /// The customer id of every case's visitor.
 pub const CASE_VISITOR: &str = "case-visitor";
 
@@ -40,12 +37,7 @@ impl Output for Collect {
     fn availability(&mut self, _: WorkgroupId, _: &crate::availability::Published) {}
 }
 
-pub fn origin(sc: &Scenario) -> SimTime {
-    match sc.start {
-        Some(t) => SimTime::from_timestamp(t),
-        None => SimTime::from_timestamp(DEFAULT_ORIGIN.parse().expect("a valid constant")),
-    }
-}
+pub use crate::sim::origin;
 
 /// The tracking events of a case, with its visitor context on each.
 pub fn case_events(sc: &Scenario, case: &Case) -> Vec<Event> {

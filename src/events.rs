@@ -171,7 +171,11 @@ pub struct TrackEvent {
     pub page: Option<Page>,
     /// Context parts the event carries, with all of that part's fields.
     pub context: Vec<(ContextPart, [Option<Box<str>>; 7])>,
+    /// Attributes the rules read, by interned name.
     pub attributes: Vec<(Sym, DynValue)>,
+    /// Attributes no rule names. The reader drops them; generated events keep
+    /// them so that `pesim generate` writes everything a persona records.
+    pub other_attributes: Vec<(Box<str>, DynValue)>,
     pub traits: Vec<(Sym, DynValue)>,
     pub authenticated: Option<bool>,
 }
@@ -186,6 +190,7 @@ impl TrackEvent {
             page: None,
             context: Vec::new(),
             attributes: Vec::new(),
+            other_attributes: Vec::new(),
             traits: Vec::new(),
             authenticated: None,
         }
@@ -571,6 +576,83 @@ impl<'s, R: BufRead> EventReader<'s, R> {
     pub fn line_text(&self) -> &str {
         self.buf.trim_end_matches(['\n', '\r'])
     }
+}
+
+/// Writes an event as one JSON line in the SPEC §4 shape (what `pesim generate`
+/// writes and `replay` reads back to the same event).
+pub fn write_json(ev: &Event, interner: &Interner, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use serde_json::{Map, Value, json};
+    let mut o = Map::new();
+    o.insert("createdDate".into(), json!(ev.time.rfc3339()));
+    o.insert("customerCookieId".into(), json!(&*ev.customer));
+    match &ev.kind {
+        EventKind::Response { .. } => {}
+        EventKind::Track(t) => {
+            o.insert("eventName".into(), json!(&*t.name_text));
+            if let Some(p) = &t.page {
+                let mut page = Map::new();
+                page.insert("url".into(), json!(&*p.url));
+                if let Some(title) = &p.title {
+                    page.insert("title".into(), json!(&**title));
+                }
+                o.insert("page".into(), Value::Object(page));
+            }
+            for (part, values) in &t.context {
+                let (key, names): (&str, &[&str]) = match part {
+                    ContextPart::Search => ("searchQuery", &[]),
+                    ContextPart::Browser => ("browser", &["family", "version", "lang"]),
+                    ContextPart::Device => ("device", &["category", "type", "osFamily"]),
+                    ContextPart::Geo => {
+                        ("geolocation", &["country", "countryName", "region", "locality", "postalCode"])
+                    }
+                    ContextPart::Campaign => {
+                        ("mktCampaign", &["source", "medium", "name", "term", "content", "clickId", "network"])
+                    }
+                    ContextPart::Referrer => ("referrer", &["url", "hostname", "medium"]),
+                };
+                if *part == ContextPart::Search {
+                    if let Some(q) = &values[0] {
+                        o.insert(key.into(), json!(&**q));
+                    }
+                    continue;
+                }
+                let mut m = Map::new();
+                for (name, v) in names.iter().zip(values.iter()) {
+                    if let Some(v) = v {
+                        m.insert((*name).into(), json!(&**v));
+                    }
+                }
+                o.insert(key.into(), Value::Object(m));
+            }
+            let value = |v: &DynValue| -> Value {
+                match (v.number, v.boolean) {
+                    (Some(n), _) if *DynValue::from_number(n).text == *v.text => json!(n),
+                    (_, Some(b)) => json!(b),
+                    _ => json!(&*v.text),
+                }
+            };
+            if !t.attributes.is_empty() || !t.other_attributes.is_empty() {
+                let mut attrs = Map::new();
+                for (sym, v) in &t.attributes {
+                    attrs.insert(interner.name(*sym).into(), value(v));
+                }
+                for (name, v) in &t.other_attributes {
+                    attrs.insert((**name).into(), value(v));
+                }
+                o.insert("attributes".into(), Value::Object(attrs));
+            }
+            if !t.traits.is_empty() {
+                let traits: Map<String, Value> =
+                    t.traits.iter().map(|(s, v)| (interner.name(*s).to_string(), json!(&*v.text))).collect();
+                o.insert("traits".into(), Value::Object(traits));
+            }
+            if let Some(a) = t.authenticated {
+                o.insert("authenticated".into(), json!(a));
+            }
+        }
+    }
+    serde_json::to_writer(&mut *out, &Value::Object(o)).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 #[cfg(test)]

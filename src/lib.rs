@@ -15,3 +15,4 @@ pub mod events;
 pub mod random;
 pub mod report;
 pub mod sim;
+pub mod traffic;

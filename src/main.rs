@@ -33,6 +33,43 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run the synthetic simulation the scenario describes.
+    #[command(
+        after_help = "Example:\n  pesim run scenarios/shop.yaml --seed 7 --set pureconnect.pacing_rate_ms=3000\n\n\
+        Writes DIR/decisions.jsonl, DIR/availability.jsonl and DIR/summary.json (DIR defaults to out/NAME)\n\
+        and prints a summary table; a progress bar shows on a terminal."
+    )]
+    Run {
+        file: PathBuf,
+        /// Output folder (default: out/NAME).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Seed for all randomness (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (outputs are identical for any value).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Override a scenario value, e.g. pureconnect.pacing_rate_ms=3000 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// No progress bar and no table.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write the synthetic event stream `run` would replay (SPEC §4 JSON Lines).
+    #[command(after_help = "Example:\n  pesim generate scenarios/shop.yaml --out shop-events.jsonl\n  \
+        pesim replay scenarios/shop.yaml --events shop-events.jsonl   # the same decisions as `pesim run`")]
+    Generate {
+        file: PathBuf,
+        /// Output file (default: standard output).
+        #[arg(long, value_name = "EVENTS.jsonl")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// Feed recorded tracking events through a scenario's rules and availability model.
     #[command(
         after_help = "Example:\n  pesim replay scenarios/shop.yaml --events tests/events/shop_journeys.jsonl --out out/replay\n\n\
@@ -91,6 +128,18 @@ fn main() -> ExitCode {
     let mut err = std::io::stderr();
     let result = match cli.command {
         Command::Check { files } => app::check(&mut out, &files),
+        Command::Run { file, out: dir, seed, threads, sets, quiet } => {
+            if let Some(n) = threads {
+                // Sizes the pool parallel work uses; results never depend on it.
+                let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+            }
+            let args = app::RunArgs { file, out: dir, seed, sets, quiet };
+            app::run(&mut out, &mut err, &args)
+        }
+        Command::Generate { file, out: path, seed, sets } => {
+            let args = app::RunArgs { file, out: path, seed, sets, quiet: true };
+            app::generate(&mut out, &mut err, &args)
+        }
         Command::Replay { file, events, out: dir, skip_invalid, quiet, responses } => {
             let responses = match responses {
                 ResponsesArg::Model => Responses::Model,

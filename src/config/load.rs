@@ -24,23 +24,23 @@ pub struct Loaded {
     pub scenario: Option<Scenario>,
 }
 
-/// A change applied to the YAML tree before decoding (`--set KEY=VALUE`).
-pub type Override<'a> = &'a dyn Fn(&mut Node, &mut Diagnostics);
-
 pub fn load_file(path: &Path) -> Loaded {
     load_with(path, None, &[])
 }
 
-/// Loads `path`, applying `overrides` to the merged tree before decoding.
-pub fn load_with(path: &Path, text: Option<&str>, overrides: &[Override<'_>]) -> Loaded {
+/// Loads `path` (or `text` as if read from it), applying `--set KEY=VALUE`
+/// edits to the merged tree before decoding.
+pub fn load_with(path: &Path, text: Option<&str>, sets: &[String]) -> Loaded {
     let mut sources = Sources::default();
     let mut diagnostics = Diagnostics::default();
     let mut stack = Vec::new();
     let name = path.display().to_string();
     let root = read_tree(path, name, text, None, &mut sources, &mut diagnostics, &mut stack);
     let scenario = root.and_then(|mut root| {
-        for o in overrides {
-            o(&mut root, &mut diagnostics);
+        for spec in sets {
+            if let Err(d) = super::overrides::apply(&mut sources, &mut root, spec) {
+                diagnostics.push(d);
+            }
         }
         if diagnostics.has_errors() {
             return None;

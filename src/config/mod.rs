@@ -8,9 +8,10 @@ pub mod checks;
 pub mod decode;
 pub mod load;
 pub mod model;
+pub mod overrides;
 pub mod reader;
 pub mod schema;
 pub mod yaml;
 
-pub use load::{Loaded, load_file, load_str};
+pub use load::{Loaded, load_file, load_str, load_with};
 pub use model::Scenario;

@@ -178,6 +178,13 @@ impl<'s> Engine<'s> {
         Some(SessionView { number: s.number, segments, outcomes, scores: s.scores.to_vec() })
     }
 
+    /// Whether a chat of the customer's current session reached an agent.
+    pub fn engaged(&self, customer: &str) -> bool {
+        self.visitor_lookup(customer)
+            .and_then(|v| self.visitors[v.0 as usize].session.as_deref())
+            .is_some_and(|s| s.engaged)
+    }
+
     pub fn visitor_lookup(&self, customer: &str) -> Option<VisitorId> {
         self.index.get(customer).copied()
     }

@@ -249,9 +249,28 @@ pub fn summary_json(sc: &Scenario, stats: &Stats, t: &Tally) -> Value {
     for (i, s) in sc.segments.iter().enumerate() {
         segments.insert(s.id.clone(), json!(t.segments[i]));
     }
+    let traffic = stats.traffic.as_ref().map(|tr| {
+        let personas: Map<String, Value> = sc
+            .traffic
+            .iter()
+            .flat_map(|t| t.personas.iter())
+            .zip(tr.per_persona.iter())
+            .map(|(p, n)| (p.name.clone(), json!(n)))
+            .collect();
+        json!({
+            "arrivals": tr.arrivals,
+            "returningArrivals": tr.returning,
+            "sessions": tr.sessions,
+            "bounceRate": rate(tr.bounces, tr.sessions),
+            "pageviews": tr.pageviews,
+            "pagesPerSession": if tr.sessions == 0 { Value::Null } else { json!(tr.pageviews as f64 / tr.sessions as f64) },
+            "sessionsPerPersona": personas,
+        })
+    });
     json!({
         "scenario": sc.name,
         "seed": sc.seed,
+        "traffic": traffic,
         "input": {
             "lines": stats.lines,
             "events": stats.events,
@@ -277,10 +296,21 @@ pub fn summary_json(sc: &Scenario, stats: &Stats, t: &Tally) -> Value {
 /// The table printed after a run.
 pub fn table(sc: &Scenario, stats: &Stats, t: &Tally) -> String {
     let mut out = String::new();
-    out.push_str(&format!(
-        "{} lines: {} events, {} responses, {} rejected · {} visitors, {} sessions\n\n",
-        stats.lines, stats.events, stats.responses, stats.rejected, stats.visitors, stats.sessions
-    ));
+    match &stats.traffic {
+        Some(tr) => out.push_str(&format!(
+            "{} events generated · {} visitors ({} arrivals, {} returning), {} sessions, {:.1}% bounced\n\n",
+            stats.events,
+            stats.visitors,
+            tr.arrivals,
+            tr.returning,
+            stats.sessions,
+            if tr.sessions == 0 { 0.0 } else { 100.0 * tr.bounces as f64 / tr.sessions as f64 }
+        )),
+        None => out.push_str(&format!(
+            "{} lines: {} events, {} responses, {} rejected · {} visitors, {} sessions\n\n",
+            stats.lines, stats.events, stats.responses, stats.rejected, stats.visitors, stats.sessions
+        )),
+    }
     out.push_str(&format!(
         "{:<22} {:>9} {:>8} {:>8} {:>8}  {}\n",
         "action map", "qualified", "offered", "accepted", "blocked", "blocked by reason"
@@ -341,4 +371,102 @@ pub fn table(sc: &Scenario, stats: &Stats, t: &Tally) -> String {
         }
     }
     out
+}
+
+/// The value of a summary metric such as `offered{action_map=cart_help}` (SPEC §8 `expect`).
+pub fn metric(sc: &Scenario, stats: &Stats, t: &Tally, text: &str) -> Result<f64, String> {
+    let (name, labels) = match text.split_once('{') {
+        Some((n, rest)) => (n.trim(), rest.trim_end_matches('}')),
+        None => (text.trim(), ""),
+    };
+    let label = |key: &str| -> Option<String> {
+        labels
+            .split(',')
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().trim_matches('"').to_string())
+    };
+    let map = label("action_map");
+    let maps: Vec<usize> = match &map {
+        Some(id) => vec![sc.action_maps.iter().position(|m| m.id == *id).ok_or(format!("no action map `{id}`"))?],
+        None => (0..sc.action_maps.len()).collect(),
+    };
+    let workgroup = || -> Result<usize, String> {
+        let id = label("workgroup").ok_or(format!("`{name}` needs a label workgroup=ID"))?;
+        sc.workgroups.iter().position(|w| w.id == id).ok_or(format!("no workgroup `{id}`"))
+    };
+    let wg_stats = |i: usize| stats.workgroups.get(i).ok_or("no contact-center results".to_string());
+    let missing = |what: &str| format!("`{text}` has no value: {what}");
+    if let Some(state) = ActionState::from_name(name) {
+        return Ok(maps.iter().map(|m| t.state(*m, state)).sum::<u64>() as f64);
+    }
+    match name {
+        "events" => Ok(stats.events as f64),
+        "events_rejected" => Ok(stats.rejected as f64),
+        "visitors" => Ok(stats.visitors as f64),
+        "sessions" => Ok(stats.sessions as f64),
+        "blocked" => {
+            let reason = label("reason").map(|r| BlockingReason::from_name(&r).ok_or(format!("no reason `{r}`")));
+            let reason = reason.transpose()?;
+            Ok(maps
+                .iter()
+                .map(|m| match reason {
+                    Some(r) => t.blocked[*m][r as usize],
+                    None => t.blocked[*m].iter().sum(),
+                })
+                .sum::<u64>() as f64)
+        }
+        "acceptance_rate" => {
+            let offered: u64 = maps.iter().map(|m| t.state(*m, ActionState::Offered)).sum();
+            let accepted: u64 = maps.iter().map(|m| t.state(*m, ActionState::Accepted)).sum();
+            if offered == 0 { Err(missing("nothing was offered")) } else { Ok(accepted as f64 / offered as f64) }
+        }
+        "service_level" => wg_stats(workgroup()?)?.service_level().ok_or_else(|| missing("no chat was answered")),
+        "mean_wait" => {
+            wg_stats(workgroup()?)?.mean_wait_ms().map(|m| m / 1000.0).ok_or_else(|| missing("no chat was answered"))
+        }
+        "p90_wait" => wg_stats(workgroup()?)?
+            .wait_percentile_ms(0.9)
+            .map(|m| m as f64 / 1000.0)
+            .ok_or_else(|| missing("no chat was answered")),
+        "occupancy" => wg_stats(workgroup()?)?.occupancy().ok_or_else(|| missing("no agent was logged in")),
+        "updates_published" => Ok(t.updates[workgroup()?] as f64),
+        "achievement_rate" => {
+            let id = label("outcome").ok_or("`achievement_rate` needs a label outcome=ID")?;
+            let o = sc.outcomes.iter().position(|x| x.id == id).ok_or(format!("no outcome `{id}`"))?;
+            let (ws, wa) = t.with_chat[o];
+            let (ns, na) = t.without_chat[o];
+            let (s, a) = match label("chat").as_deref() {
+                Some("with") => (ws, wa),
+                Some("without") => (ns, na),
+                _ => (ws + ns, wa + na),
+            };
+            if s == 0 { Err(missing("no session")) } else { Ok(a as f64 / s as f64) }
+        }
+        other => Err(format!("unknown metric `{other}`")),
+    }
+}
+
+/// In-memory results of a run, for `pesim test`'s `expect` checks.
+pub struct Collect<'s> {
+    pub tally: Tally,
+    _sc: &'s Scenario,
+}
+
+impl<'s> Collect<'s> {
+    pub fn new(sc: &'s Scenario) -> Self {
+        Collect { tally: Tally::new(sc), _sc: sc }
+    }
+}
+
+impl Output for Collect<'_> {
+    fn decision(&mut self, d: &Decision) {
+        self.tally.record(d);
+    }
+    fn availability(&mut self, wg: WorkgroupId, _: &Published) {
+        self.tally.updates[wg.0 as usize] += 1;
+    }
+    fn session_ended(&mut self, end: &SessionEnd) {
+        self.tally.session(end);
+    }
 }

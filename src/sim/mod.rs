@@ -16,6 +16,7 @@ use crate::config::model::{Millis, Snapshot, WorkgroupId};
 use crate::engine::{ChatEvent, ChatRequest, Decision, Engine, Responses, SessionEnd, Sink, Timer, Trace, persona_of};
 use crate::events::{Event, EventKind, LineError};
 use crate::random;
+use crate::traffic::Generator;
 
 /// Where a run's results go.
 pub trait Output {
@@ -26,6 +27,8 @@ pub trait Output {
     fn traced(&mut self, _event: &Event, _trace: Trace, _engine: &Engine<'_>) {}
     /// An input line that was not a valid event, skipped (`--skip-invalid`).
     fn rejected(&mut self, _line: u64, _error: &LineError) {}
+    /// The clock reached `now` (every pacing tick), for progress reporting.
+    fn clock(&mut self, _now: SimTime) {}
 }
 
 /// How a replay treats invalid lines.
@@ -68,6 +71,8 @@ pub struct Stats {
     pub last_time: Option<SimTime>,
     /// Per-workgroup contact-center results.
     pub workgroups: Vec<WorkgroupStats>,
+    /// What the traffic generator made (`run` and `generate` only).
+    pub traffic: Option<crate::traffic::TrafficStats>,
 }
 
 /// A replay stopped by an invalid line.
@@ -169,6 +174,119 @@ impl CcSink for Loop<'_> {
     }
 }
 
+/// Where the loop's tracking events come from: a recorded stream or the traffic generator.
+pub trait Source {
+    /// When the next input is due (`None`: no more). Invalid input lines are
+    /// reported to `out` and skipped, or stop the run, per `on_invalid`.
+    fn next_time(
+        &mut self,
+        on_invalid: OnInvalid,
+        out: &mut dyn Output,
+        stats: &mut Stats,
+    ) -> Result<Option<SimTime>, StopError>;
+    /// The input due now; a step may make no event (a generated visitor leaving).
+    fn take(&mut self, engine: &Engine<'_>) -> Option<Event>;
+}
+
+/// A recorded stream, one event held ahead to know the next time.
+pub struct StreamSource<'i> {
+    events: &'i mut dyn Iterator<Item = (u64, Result<Event, LineError>)>,
+    pending: Option<Event>,
+    done: bool,
+}
+
+impl<'i> StreamSource<'i> {
+    pub fn new(events: &'i mut dyn Iterator<Item = (u64, Result<Event, LineError>)>) -> Self {
+        StreamSource { events, pending: None, done: false }
+    }
+}
+
+impl Source for StreamSource<'_> {
+    fn next_time(
+        &mut self,
+        on_invalid: OnInvalid,
+        out: &mut dyn Output,
+        stats: &mut Stats,
+    ) -> Result<Option<SimTime>, StopError> {
+        while self.pending.is_none() && !self.done {
+            match self.events.next() {
+                None => self.done = true,
+                Some((line, Ok(ev))) => {
+                    stats.lines = stats.lines.max(line);
+                    self.pending = Some(ev);
+                }
+                Some((line, Err(error))) => {
+                    stats.lines = stats.lines.max(line);
+                    match on_invalid {
+                        OnInvalid::Stop => return Err(StopError { line, error }),
+                        OnInvalid::Skip => {
+                            stats.rejected += 1;
+                            out.rejected(line, &error);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(self.pending.as_ref().map(|e| e.time))
+    }
+
+    fn take(&mut self, _: &Engine<'_>) -> Option<Event> {
+        self.pending.take()
+    }
+}
+
+/// Synthetic visitors; `log` receives every event made (for `pesim generate`).
+pub struct TrafficSource<'s, 'l> {
+    pub generator: Generator<'s>,
+    pub log: Option<&'l mut dyn FnMut(&Event)>,
+}
+
+impl Source for TrafficSource<'_, '_> {
+    fn next_time(&mut self, _: OnInvalid, _: &mut dyn Output, _: &mut Stats) -> Result<Option<SimTime>, StopError> {
+        Ok(self.generator.next_time())
+    }
+
+    fn take(&mut self, engine: &Engine<'_>) -> Option<Event> {
+        let ev = self.generator.take(engine)?;
+        if let Some(log) = self.log.as_mut() {
+            log(&ev);
+        }
+        Some(ev)
+    }
+}
+
+/// When the clock starts when the scenario has no `start`: a Monday noon, UTC.
+pub const DEFAULT_ORIGIN: &str = "2026-01-05T12:00:00Z";
+
+/// The scenario's `start`, or [`DEFAULT_ORIGIN`].
+pub fn origin(sc: &Scenario) -> SimTime {
+    match sc.start {
+        Some(t) => SimTime::from_timestamp(t),
+        None => SimTime::from_timestamp(DEFAULT_ORIGIN.parse().expect("a valid constant")),
+    }
+}
+
+/// Runs the scenario's synthetic traffic for its `duration` (SPEC §5): visitors
+/// arrive until the end, and those under way finish their journeys. `log`
+/// receives every generated event (for `pesim generate`). `None` if the
+/// scenario has no `traffic`.
+pub fn simulate(
+    sc: &Scenario,
+    opts: &Options,
+    out: &mut dyn Output,
+    log: Option<&mut dyn FnMut(&Event)>,
+) -> Option<Stats> {
+    let start = origin(sc);
+    let generator = Generator::new(sc, start, sc.duration)?;
+    let mut source = TrafficSource { generator, log };
+    let stats = run_loop(sc, Some(start), &mut source, opts, out);
+    // A generated stream has no invalid line: the loop cannot stop early.
+    stats.ok().map(|mut s| {
+        s.traffic = Some(source.generator.stats.clone());
+        s
+    })
+}
+
 /// Replays `events` (in time order) through the scenario's rules and availability.
 /// The clock starts at the scenario's `start`, or at the first event.
 pub fn replay(
@@ -226,6 +344,17 @@ pub fn replay_from(
     opts: &Options,
     out: &mut dyn Output,
 ) -> Result<Stats, StopError> {
+    run_loop(sc, origin, &mut StreamSource::new(events), opts, out)
+}
+
+/// The loop itself, for any source of events.
+pub fn run_loop(
+    sc: &Scenario,
+    origin: Option<SimTime>,
+    source: &mut dyn Source,
+    opts: &Options,
+    out: &mut dyn Output,
+) -> Result<Stats, StopError> {
     let mut engine = Engine::new(sc, opts.responses);
     if let Some(c) = &opts.trace {
         engine.trace_customer(c);
@@ -246,32 +375,10 @@ pub fn replay_from(
     };
     let mut chats: FxHashMap<ChatId, ChatRequest> = FxHashMap::default();
     let rate = sc.pureconnect.pacing_rate.0.max(1);
-    let mut pending: Option<Event> = None;
     let mut next_tick: Option<SimTime> = None;
-    let mut input_done = false;
 
     loop {
-        // Keep one valid event in hand to know the next event time.
-        while pending.is_none() && !input_done {
-            match events.next() {
-                None => input_done = true,
-                Some((line, Ok(ev))) => {
-                    stats.lines = stats.lines.max(line);
-                    pending = Some(ev);
-                }
-                Some((line, Err(error))) => {
-                    stats.lines = stats.lines.max(line);
-                    match opts.on_invalid {
-                        OnInvalid::Stop => return Err(StopError { line, error }),
-                        OnInvalid::Skip => {
-                            stats.rejected += 1;
-                            lp.out.rejected(line, &error);
-                        }
-                    }
-                }
-            }
-        }
-        let ev_time = pending.as_ref().map(|e| e.time);
+        let ev_time = source.next_time(opts.on_invalid, lp.out, &mut stats)?;
         let timer_time = lp.heap.peek().map(|Reverse(e)| e.time);
         // The clock runs while events or live timers remain.
         if ev_time.is_none() && lp.live == 0 {
@@ -288,13 +395,17 @@ pub fn replay_from(
         let tick = next_tick.expect("set above");
         if tick <= t {
             cc.tick(tick, &mut |wg, p| lp.out.availability(wg, p));
+            lp.out.clock(tick);
             next_tick = Some(SimTime(tick.0 + rate));
             stats.last_time = Some(tick);
             continue;
         }
         stats.last_time = Some(t);
         if ev_time == Some(t) {
-            let ev = pending.take().expect("ev_time is Some");
+            let Some(ev) = source.take(&engine) else {
+                settle(sc, &mut engine, &mut cc, &mut lp, &mut chats);
+                continue;
+            };
             stats.first_event.get_or_insert(ev.time);
             let is_track = matches!(ev.kind, EventKind::Track(_));
             if let Err(error) = engine.on_event(&ev, &cc, &mut lp) {
@@ -326,4 +437,10 @@ pub fn replay_from(
     stats.sessions = lp.sessions;
     stats.workgroups = cc.finish(stats.last_time.unwrap_or_default());
     Ok(stats)
+}
+
+impl crate::traffic::VisitorView for Engine<'_> {
+    fn engaged(&self, customer: &str) -> bool {
+        Engine::engaged(self, customer)
+    }
 }
