@@ -40,9 +40,16 @@ pub enum ExprKind {
     /// A dotted field path such as `page.url` or `attributes.price`.
     Field(String),
     /// `name(args...)`.
-    Call { name: String, args: Vec<Expr> },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+    },
     /// `expr.name`, e.g. `outcome("buy").probability`.
-    Member { target: Box<Expr>, name: String, name_span: Span },
+    Member {
+        target: Box<Expr>,
+        name: String,
+        name_span: Span,
+    },
     /// `count(EVENT where COND)` or `visitor.count(...)`.
     Count {
         scope: CountScope,
@@ -51,8 +58,16 @@ pub enum ExprKind {
         event_span: Span,
         cond: Option<Box<Expr>>,
     },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinOp, op_span: Span, lhs: Box<Expr>, rhs: Box<Expr> },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        op_span: Span,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,28 +169,17 @@ impl Expr {
         let b = |e: &Expr| Box::new(e.without_spans());
         let kind = match &self.kind {
             ExprKind::List(items) => ExprKind::List(items.iter().map(Expr::without_spans).collect()),
-            ExprKind::Call { name, args } => ExprKind::Call {
-                name: name.clone(),
-                args: args.iter().map(Expr::without_spans).collect(),
-            },
-            ExprKind::Member { target, name, .. } => ExprKind::Member {
-                target: b(target),
-                name: name.clone(),
-                name_span: z,
-            },
-            ExprKind::Count { scope, event, cond, .. } => ExprKind::Count {
-                scope: *scope,
-                event: event.clone(),
-                event_span: z,
-                cond: cond.as_deref().map(b),
-            },
+            ExprKind::Call { name, args } => {
+                ExprKind::Call { name: name.clone(), args: args.iter().map(Expr::without_spans).collect() }
+            }
+            ExprKind::Member { target, name, .. } => {
+                ExprKind::Member { target: b(target), name: name.clone(), name_span: z }
+            }
+            ExprKind::Count { scope, event, cond, .. } => {
+                ExprKind::Count { scope: *scope, event: event.clone(), event_span: z, cond: cond.as_deref().map(b) }
+            }
             ExprKind::Unary { op, expr } => ExprKind::Unary { op: *op, expr: b(expr) },
-            ExprKind::Binary { op, lhs, rhs, .. } => ExprKind::Binary {
-                op: *op,
-                op_span: z,
-                lhs: b(lhs),
-                rhs: b(rhs),
-            },
+            ExprKind::Binary { op, lhs, rhs, .. } => ExprKind::Binary { op: *op, op_span: z, lhs: b(lhs), rhs: b(rhs) },
             other => other.clone(),
         };
         Expr { kind, span: z }
@@ -185,11 +189,7 @@ impl Expr {
 /// Formats a number so that it reads back as the same `f64` and as a number,
 /// never as a duration or in exponent form the grammar would not take.
 fn fmt_number(f: &mut fmt::Formatter<'_>, n: f64) -> fmt::Result {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        write!(f, "{}", n as i64)
-    } else {
-        write!(f, "{n:?}")
-    }
+    if n.fract() == 0.0 && n.abs() < 1e15 { write!(f, "{}", n as i64) } else { write!(f, "{n:?}") }
 }
 
 /// Prints milliseconds with the largest exact units, e.g. `1h30m`, `500ms`.
@@ -232,9 +232,17 @@ impl fmt::Display for Expr {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{a}")?;
+                    match &a.kind {
+                        // `count(x)` would read back as a count pattern, not a call.
+                        ExprKind::Field(path) if name == "count" && !path.contains('.') => write!(f, "({a})")?,
+                        _ => write!(f, "{a}")?,
+                    }
                 }
                 f.write_str(")")
+            }
+            // `page.url.achieved` would read back as one field path.
+            ExprKind::Member { target, name, .. } if matches!(target.kind, ExprKind::Field(_)) => {
+                write!(f, "({target}).{name}")
             }
             ExprKind::Member { target, name, .. } => write!(f, "{target}.{name}"),
             ExprKind::Count { scope, event, cond, .. } => {

@@ -126,7 +126,7 @@ impl Compiler {
 
     pub fn compile_bool_expr(&mut self, expr: &Expr) -> Result<Compiled<BoolNode>, Vec<DslError>> {
         let mut cx = Ctx { c: self, errors: Vec::new(), deps: Deps::default() };
-        let node = cx.val(expr).and_then(|v| cx.to_bool(v, expr.span, "a condition"));
+        let node = cx.val(expr).and_then(|v| cx.want_bool(v, expr.span, "a condition"));
         match node {
             Some(node) if cx.errors.is_empty() => Ok(Compiled { node, deps: cx.deps }),
             _ => Err(cx.errors),
@@ -204,7 +204,7 @@ impl Ctx<'_> {
             ExprKind::Count { scope, event, cond, .. } => self.count(e, *scope, event.as_deref(), cond.as_deref()),
             ExprKind::Unary { op: UnaryOp::Not, expr } => {
                 let v = self.val(expr)?;
-                let b = self.to_bool(v, expr.span, "`not`")?;
+                let b = self.want_bool(v, expr.span, "`not`")?;
                 Some(Val::Bool(match b {
                     BoolNode::Const(c) => BoolNode::Const(!c),
                     b => BoolNode::Not(Box::new(b)),
@@ -212,10 +212,13 @@ impl Ctx<'_> {
             }
             ExprKind::Unary { op: UnaryOp::Neg, expr } => match self.val(expr)? {
                 Val::Num(NumNode::Const(n)) => Some(Val::Num(NumNode::Const(-n))),
+                Val::Dur(NumNode::Const(n)) => Some(Val::Dur(NumNode::Const(-n))),
                 Val::Num(n) => Some(Val::Num(NumNode::Neg(Box::new(n)))),
                 Val::Dur(n) => Some(Val::Dur(NumNode::Neg(Box::new(n)))),
                 Val::Dyn(src) => Some(Val::Num(NumNode::Neg(Box::new(NumNode::DynNum(src))))),
-                other => self.err(type_err(expr.span, format!("`-` needs a number, this is {}", other.ty().describe()))),
+                other => {
+                    self.err(type_err(expr.span, format!("`-` needs a number, but this is {}", other.ty().describe())))
+                }
             },
             ExprKind::Binary { op, op_span, lhs, rhs } => self.binary(*op, *op_span, lhs, rhs),
         }
@@ -232,7 +235,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn to_bool(&mut self, v: Val, span: Span, what: &str) -> Option<BoolNode> {
+    fn want_bool(&mut self, v: Val, span: Span, what: &str) -> Option<BoolNode> {
         match v {
             Val::Bool(b) => Some(b),
             Val::Dyn(src) => Some(BoolNode::Dyn(src)),
@@ -249,7 +252,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn to_str(&mut self, v: Val, span: Span, what: &str) -> Option<StrNode> {
+    fn want_str(&mut self, v: Val, span: Span, what: &str) -> Option<StrNode> {
         match v {
             Val::Str(s) => Some(s),
             Val::Dyn(src) => Some(StrNode::Dyn(src)),
@@ -296,14 +299,16 @@ impl Ctx<'_> {
                         Some(Val::Bool(BoolNode::Segment(sid)))
                     }
                     None => {
-                        let mut err = unknown(args[0].span, format!("unknown segment `{id}`"));
-                        if let Some(h) = did_you_mean(id, self.c.names.segments.iter().map(String::as_str)) {
-                            err = err.with_help(h);
-                        }
+                        let err = unknown(args[0].span, format!("unknown segment `{id}`"));
+                        let err = err.with_help(name_hint(id, "segments", &self.c.names.segments));
                         self.err(err)
                     }
                 }
             }
+            "count" => self.err(
+                DslError::syntax(e.span, "`count` takes an event name or `*`, then optionally `where` and a condition")
+                    .with_help("e.g. `count(page_viewed where page.url contains \"/cart\")` or `count(*)`"),
+            ),
             "outcome" => self.err(
                 type_err(e.span, "`outcome(...)` needs a property")
                     .with_help("use `.achieved`, `.probability`, `.max_probability`, `.quantile` or `.max_quantile`"),
@@ -314,7 +319,13 @@ impl Ctx<'_> {
                 }
                 let arg = &args[0];
                 let ExprKind::Field(path) = &arg.kind else {
-                    return self.err(type_err(arg.span, "`exists` takes a field, e.g. `exists(page.title)`"));
+                    let mut err = type_err(arg.span, "`exists` takes a field, e.g. `exists(page.title)`");
+                    if let ExprKind::Str(s) = &arg.kind {
+                        if resolve_field(s, arg.span).is_ok() {
+                            err = err.with_help(format!("remove the quotes: `exists({s})`"));
+                        }
+                    }
+                    return self.err(err);
                 };
                 let presence = match resolve_field(path, arg.span) {
                     Ok(FieldRef::Str(f)) => Presence::Str(f),
@@ -334,7 +345,7 @@ impl Ctx<'_> {
                     return None;
                 }
                 let v = self.val(&args[0])?;
-                let s = self.to_str(v, args[0].span, "`lower`")?;
+                let s = self.want_str(v, args[0].span, "`lower`")?;
                 Some(Val::Str(match s {
                     StrNode::Const(c) => StrNode::Const(c.to_lowercase().into()),
                     s => StrNode::Lower(Box::new(s)),
@@ -345,7 +356,7 @@ impl Ctx<'_> {
                 if let Some(h) = did_you_mean(name, FUNCTIONS.iter().copied()) {
                     err = err.with_help(h);
                 } else {
-                    err = err.with_help(format!("the functions are {}", FUNCTIONS.join(", ")));
+                    err = err.with_help(format!("the functions are {}, visitor.count", FUNCTIONS.join(", ")));
                 }
                 self.err(err)
             }
@@ -364,10 +375,8 @@ impl Ctx<'_> {
         }
         let id = self.literal(&args[0], "an outcome id")?;
         let Some(i) = self.c.names.outcomes.iter().position(|s| s == id) else {
-            let mut err = unknown(args[0].span, format!("unknown outcome `{id}`"));
-            if let Some(h) = did_you_mean(id, self.c.names.outcomes.iter().map(String::as_str)) {
-                err = err.with_help(h);
-            }
+            let err = unknown(args[0].span, format!("unknown outcome `{id}`"));
+            let err = err.with_help(name_hint(id, "outcomes", &self.c.names.outcomes));
             return self.err(err);
         };
         let oid = OutcomeId(i as u32);
@@ -383,9 +392,10 @@ impl Ctx<'_> {
             None => {
                 let names = std::iter::once("achieved").chain(ScoreMetric::ALL.iter().map(|(n, _)| *n));
                 let mut err = unknown(name_span, format!("an outcome has no property `{name}`"));
-                err = err.with_help(did_you_mean(name, names.clone()).unwrap_or_else(|| {
-                    format!("the properties are {}", names.collect::<Vec<_>>().join(", "))
-                }));
+                err = err.with_help(
+                    did_you_mean(name, names.clone())
+                        .unwrap_or_else(|| format!("the properties are {}", names.collect::<Vec<_>>().join(", "))),
+                );
                 self.err(err)
             }
         }
@@ -395,7 +405,7 @@ impl Ctx<'_> {
         let cond = match cond {
             Some(c) => {
                 let v = self.val(c)?;
-                Some(self.to_bool(v, c.span, "`where`")?)
+                Some(self.want_bool(v, c.span, "`where`")?)
             }
             None => None,
         };
@@ -421,8 +431,8 @@ impl Ctx<'_> {
         match op {
             BinOp::And | BinOp::Or => {
                 let word = if op == BinOp::And { "`and`" } else { "`or`" };
-                let a = self.to_bool(l, lhs.span, word);
-                let b = self.to_bool(r, rhs.span, word);
+                let a = self.want_bool(l, lhs.span, word);
+                let b = self.want_bool(r, rhs.span, word);
                 let (a, b) = (a?, b?);
                 Some(Val::Bool(flatten(op == BinOp::And, a, b)))
             }
@@ -431,7 +441,7 @@ impl Ctx<'_> {
             }
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => self.arith(op, op_span, l, lhs.span, r, rhs.span),
             BinOp::Str { op: sop, negated } => {
-                let lhs_node = self.to_str(l, lhs.span, &format!("`{}`", sop.keyword()))?;
+                let lhs_node = self.want_str(l, lhs.span, &format!("`{}`", sop.keyword()))?;
                 let test = self.str_test(sop, r, rhs)?;
                 Some(Val::Bool(BoolNode::StrTest { lhs: lhs_node, negated, test }))
             }
@@ -448,8 +458,11 @@ impl Ctx<'_> {
                 }),
                 other => {
                     self.errors.push(
-                        type_err(rhs.span, format!("`{}` needs a list, but this is {}", op.keyword(), other.ty().describe()))
-                            .with_help("write a list literal, e.g. [\"a\", \"b\"]"),
+                        type_err(
+                            rhs.span,
+                            format!("`{}` needs a list, but this is {}", op.keyword(), other.ty().describe()),
+                        )
+                        .with_help("write a list literal, e.g. [\"a\", \"b\"]"),
                     );
                     None
                 }
@@ -473,12 +486,15 @@ impl Ctx<'_> {
         }
         if r.ty() == Ty::List {
             self.errors.push(
-                type_err(rhs.span, format!("`{}` takes text, not a list", op.keyword()))
-                    .with_help(format!("use `{} any [...]` or `{} all [...]`", op.keyword(), op.keyword())),
+                type_err(rhs.span, format!("`{}` takes text, not a list", op.keyword())).with_help(format!(
+                    "use `{} any [...]` or `{} all [...]`",
+                    op.keyword(),
+                    op.keyword()
+                )),
             );
             return None;
         }
-        let node = self.to_str(r, rhs.span, &format!("`{}`", op.keyword()))?;
+        let node = self.want_str(r, rhs.span, &format!("`{}`", op.keyword()))?;
         Some(match op {
             StrOp::Contains => StrTest::Contains(node),
             StrOp::StartsWith => StrTest::StartsWith(node),
@@ -528,12 +544,11 @@ impl Ctx<'_> {
                     type_err(op_span, format!("cannot compare {} with {} using `{sym}`", at.describe(), bt.describe()))
                 };
                 err = match (at, bt) {
-                    (Ty::Dur, Ty::Num) => err.with_help(format!("write the number with a unit, e.g. `{}s`", num_text(&b))),
-                    (Ty::Num, Ty::Dur) => err.with_help(format!("write the number with a unit, e.g. `{}s`", num_text(&a))),
+                    (Ty::Dur, Ty::Num) => err.with_help(dur_num_hint(&b, &a)),
+                    (Ty::Num, Ty::Dur) => err.with_help(dur_num_hint(&a, &b)),
                     (Ty::Str, Ty::List) | (Ty::List, Ty::Str) => err.with_help("use `in [...]` to test membership"),
-                    (Ty::Str, Ty::Num) | (Ty::Num, Ty::Str) => {
-                        err.with_help("text and numbers never compare; quote the number, or compare a numeric field")
-                    }
+                    (Ty::Str, Ty::Num) => err.with_help(str_num_hint(&a, &b)),
+                    (Ty::Num, Ty::Str) => err.with_help(str_num_hint(&b, &a)),
                     _ => err,
                 };
                 let _ = (ls, rs);
@@ -576,8 +591,17 @@ impl Ctx<'_> {
                     op_span,
                     format!("cannot use `{}` on {} and {}", op.symbol(), a.ty().describe(), b.ty().describe()),
                 );
-                if matches!((a.ty(), b.ty()), (Ty::Dur, Ty::Num) | (Ty::Num, Ty::Dur)) {
+                let (at, bt) = (a.ty(), b.ty());
+                if matches!(aop, ArithOp::Add | ArithOp::Sub)
+                    && matches!((at, bt), (Ty::Dur, Ty::Num) | (Ty::Num, Ty::Dur))
+                {
                     err = err.with_help("durations add to durations: write the number with a unit, e.g. `30s`");
+                } else if aop == ArithOp::Div && (at, bt) == (Ty::Num, Ty::Dur) {
+                    err = err.with_help("a duration divides by a number or by a duration, not the other way round");
+                } else if aop == ArithOp::Mul && (at, bt) == (Ty::Dur, Ty::Dur) {
+                    err = err.with_help("a duration multiplies by a number, e.g. `time_on_page * 2`");
+                } else if ![at, bt].iter().all(|t| matches!(t, Ty::Num | Ty::Dur)) {
+                    err = err.with_help("`+ - * /` work on numbers and durations");
                 }
                 self.err(err)
             }
@@ -585,10 +609,37 @@ impl Ctx<'_> {
     }
 }
 
-fn num_text(v: &Val) -> String {
-    match v {
-        Val::Num(NumNode::Const(n)) => format!("{n}"),
-        _ => "30".into(),
+/// Help for a number compared with a duration: give the number a unit when it is
+/// a literal, drop the unit when the duration is, else say what goes with what.
+fn dur_num_hint(num: &Val, dur: &Val) -> String {
+    match (num, dur) {
+        (Val::Num(NumNode::Const(n)), _) => format!("write the number with a unit, e.g. `{n}s`"),
+        (_, Val::Dur(NumNode::Const(ms))) => {
+            format!("this is a number, not a duration: write `{}` without a unit", ms / 1000.0)
+        }
+        _ => "durations compare with durations (e.g. `30s`), numbers with numbers".into(),
+    }
+}
+
+/// Help for text compared with a number.
+fn str_num_hint(text: &Val, num: &Val) -> String {
+    match (text, num) {
+        (Val::Str(StrNode::Const(s)), _) if s.trim().parse::<f64>().is_ok() => {
+            format!("remove the quotes to compare numbers: `{}`", s.trim())
+        }
+        (_, Val::Num(NumNode::Const(n))) => format!("quote the number to compare text: `\"{n}\"`"),
+        _ => "text and numbers never compare".into(),
+    }
+}
+
+/// Help for an unknown segment or outcome id: the closest id, or all of them.
+fn name_hint(id: &str, what: &str, names: &[String]) -> String {
+    if let Some(h) = did_you_mean(id, names.iter().map(String::as_str)) {
+        h
+    } else if names.is_empty() {
+        format!("the scenario declares no {what}")
+    } else {
+        format!("the {what} are {}", names.join(", "))
     }
 }
 

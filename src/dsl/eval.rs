@@ -21,7 +21,7 @@ pub enum DynSrc {
 
 impl DynSrc {
     #[inline]
-    fn get<'c, C: Context + ?Sized>(self, ctx: &'c C) -> Option<&'c DynValue> {
+    fn get<C: Context + ?Sized>(self, ctx: &C) -> Option<&DynValue> {
         match self {
             DynSrc::Attribute(s) => ctx.attribute(s),
             DynSrc::Trait(s) => ctx.trait_value(s),
@@ -83,17 +83,44 @@ pub enum BoolNode {
     And(Box<[BoolNode]>),
     Or(Box<[BoolNode]>),
     /// `event.name == "x"` / `!=`, compared by interned id.
-    EventIs { name: Sym, negated: bool },
+    EventIs {
+        name: Sym,
+        negated: bool,
+    },
     /// Number or duration comparison against a constant: the common case, kept flat.
-    NumCmpConst { lhs: NumNode, op: CmpOp, rhs: f64 },
-    NumCmp { lhs: NumNode, op: CmpOp, rhs: NumNode },
+    NumCmpConst {
+        lhs: NumNode,
+        op: CmpOp,
+        rhs: f64,
+    },
+    NumCmp {
+        lhs: NumNode,
+        op: CmpOp,
+        rhs: NumNode,
+    },
     /// A text field against a constant, e.g. `geo.country == "US"`.
-    StrCmpConst { lhs: StrNode, negated: bool, rhs: Box<str> },
-    StrCmp { lhs: StrNode, negated: bool, rhs: StrNode },
-    BoolCmp { lhs: Box<BoolNode>, negated: bool, rhs: Box<BoolNode> },
+    StrCmpConst {
+        lhs: StrNode,
+        negated: bool,
+        rhs: Box<str>,
+    },
+    StrCmp {
+        lhs: StrNode,
+        negated: bool,
+        rhs: StrNode,
+    },
+    BoolCmp {
+        lhs: Box<BoolNode>,
+        negated: bool,
+        rhs: Box<BoolNode>,
+    },
     /// `contains`, `in`, `matches`...; `negated` for the `not` forms, which are
     /// still comparisons: false when the left side is missing.
-    StrTest { lhs: StrNode, negated: bool, test: StrTest },
+    StrTest {
+        lhs: StrNode,
+        negated: bool,
+        test: StrTest,
+    },
     Segment(SegmentId),
     OutcomeAchieved(OutcomeId),
     Exists(Presence),
@@ -137,31 +164,75 @@ pub enum StrNode {
 }
 
 impl BoolNode {
+    /// Evaluates the condition against one event.
+    ///
+    /// Shaped for speed, as profiling the spec's conditions showed the cost was in
+    /// calls and dispatch rather than in the tests themselves: `and`/`or` evaluate
+    /// their common items (field against a constant, event name, segment) inline in
+    /// their loop, without a call, and the rarer nodes live in a separate, outlined
+    /// function so that this one stays small.
     #[inline]
     pub fn eval<C: Context + ?Sized>(&self, ctx: &C) -> bool {
+        match self {
+            BoolNode::And(items) => all::<C, false>(items, ctx),
+            BoolNode::Or(items) => any::<C, false>(items, ctx),
+            other => other.eval_item::<C, false>(ctx),
+        }
+    }
+
+    /// The common nodes inline; an `and`/`or` inside an `or`/`and` inline too
+    /// (`a and b and (c or d)` is common), deeper ones by a recursive call;
+    /// the rest outlined.
+    #[inline(always)]
+    fn eval_item<C: Context + ?Sized, const NESTED: bool>(&self, ctx: &C) -> bool {
+        match self {
+            BoolNode::Const(b) => *b,
+            BoolNode::And(items) if !NESTED => all::<C, true>(items, ctx),
+            BoolNode::Or(items) if !NESTED => any::<C, true>(items, ctx),
+            BoolNode::And(_) | BoolNode::Or(_) => self.eval(ctx),
+            BoolNode::EventIs { name, negated } => {
+                // An event no rule names is still an event: it differs from `name`.
+                (ctx.event_name() == *name) != *negated
+            }
+            BoolNode::NumCmpConst { lhs, op, rhs } => {
+                let v = match lhs {
+                    NumNode::Field(f) => ctx.num_field(*f),
+                    NumNode::Dur(f) => ctx.dur_field(*f).map(|ms| ms as f64),
+                    NumNode::DynNum(src) => src.get(ctx).and_then(|v| v.number),
+                    NumNode::Count(slot) => Some(f64::from(ctx.count(*slot))),
+                    other => other.eval(ctx),
+                };
+                v.is_some_and(|v| op.apply(&v, rhs))
+            }
+            BoolNode::StrCmpConst { lhs: StrNode::Field(f), negated, rhs } => {
+                ctx.str_field(*f).is_some_and(|v| str_eq(v, rhs) != *negated)
+            }
+            BoolNode::Segment(id) => ctx.segment(*id),
+            other => other.eval_other(ctx),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_other<C: Context + ?Sized>(&self, ctx: &C) -> bool {
         match self {
             BoolNode::Const(b) => *b,
             BoolNode::Field(f) => ctx.bool_field(*f).unwrap_or(false),
             BoolNode::Dyn(src) => src.get(ctx).and_then(|v| v.boolean).unwrap_or(false),
             BoolNode::Not(e) => !e.eval(ctx),
-            BoolNode::And(items) => items.iter().all(|e| e.eval(ctx)),
-            BoolNode::Or(items) => items.iter().any(|e| e.eval(ctx)),
-            BoolNode::EventIs { name, negated } => {
-                let cur = ctx.event_name();
-                // An event no rule names is still an event: it differs from `name`.
-                (cur == *name) != *negated
+            BoolNode::And(_) | BoolNode::Or(_) | BoolNode::EventIs { .. } | BoolNode::NumCmpConst { .. } => {
+                self.eval_item::<C, true>(ctx)
             }
-            BoolNode::NumCmpConst { lhs, op, rhs } => match lhs.eval(ctx) {
-                Some(v) => op.apply(&v, rhs),
-                None => false,
-            },
             BoolNode::NumCmp { lhs, op, rhs } => match (lhs.eval(ctx), rhs.eval(ctx)) {
                 (Some(a), Some(b)) => op.apply(&a, &b),
                 _ => false,
             },
-            BoolNode::StrCmpConst { lhs, negated, rhs } => match lhs.eval(ctx) {
-                Some(v) => (*v == **rhs) != *negated,
-                None => false,
+            BoolNode::StrCmpConst { lhs, negated, rhs } => match lhs.field_or_dyn(ctx) {
+                Ok(Some(v)) => str_eq(v, rhs) != *negated,
+                Ok(None) => false,
+                Err(()) => match lhs.eval(ctx) {
+                    Some(v) => str_eq(&v, rhs) != *negated,
+                    None => false,
+                },
             },
             BoolNode::StrCmp { lhs, negated, rhs } => match (lhs.eval(ctx), rhs.eval(ctx)) {
                 (Some(a), Some(b)) => (a == b) != *negated,
@@ -171,13 +242,15 @@ impl BoolNode {
                 (Some(a), Some(b)) => (a == b) != *negated,
                 _ => false,
             },
-            BoolNode::StrTest { lhs, negated, test } => match lhs.eval(ctx) {
-                Some(v) => match test.eval(&v, ctx) {
-                    Some(r) => r != *negated,
-                    None => false,
-                },
-                None => false,
-            },
+            BoolNode::StrTest { lhs, negated, test } => {
+                let r = match lhs.field_or_dyn(ctx) {
+                    Ok(Some(v)) => test.eval(v, ctx),
+                    Ok(None) => None,
+                    Err(()) => lhs.eval(ctx).and_then(|v| test.eval(&v, ctx)),
+                };
+                // Missing on either side: false, for the negated forms too.
+                r.is_some_and(|r| r != *negated)
+            }
             BoolNode::Segment(id) => ctx.segment(*id),
             BoolNode::OutcomeAchieved(id) => ctx.outcome_achieved(*id),
             BoolNode::Exists(p) => match p {
@@ -200,6 +273,28 @@ impl BoolNode {
     }
 }
 
+// `and` and `or` as plain loops: the iterator adapters' closures were not always
+// inlined, which cost a call per item.
+#[inline(always)]
+fn all<C: Context + ?Sized, const NESTED: bool>(items: &[BoolNode], ctx: &C) -> bool {
+    for e in items {
+        if !e.eval_item::<C, NESTED>(ctx) {
+            return false;
+        }
+    }
+    true
+}
+
+#[inline(always)]
+fn any<C: Context + ?Sized, const NESTED: bool>(items: &[BoolNode], ctx: &C) -> bool {
+    for e in items {
+        if e.eval_item::<C, NESTED>(ctx) {
+            return true;
+        }
+    }
+    false
+}
+
 impl StrTest {
     /// `None` when the right-hand side is missing.
     #[inline]
@@ -209,7 +304,7 @@ impl StrTest {
             StrTest::StartsWith(n) => s.starts_with(&*n.eval(ctx)?),
             StrTest::EndsWith(n) => s.ends_with(&*n.eval(ctx)?),
             StrTest::Matches(re) => re.is_match(s),
-            StrTest::In(items) => items.iter().any(|i| **i == *s),
+            StrTest::In(items) => items.iter().any(|i| str_eq(s, i)),
             StrTest::ContainsAny(items) => items.iter().any(|i| s.contains(&**i)),
             StrTest::ContainsAll(items) => items.iter().all(|i| s.contains(&**i)),
         })
@@ -247,7 +342,46 @@ impl NumNode {
     }
 }
 
+/// String equality without a call to `memcmp` for short strings (country codes,
+/// event names, categories): equal lengths, then two overlapping machine words.
+#[inline(always)]
+fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && if a.len() <= 16 { short_key(a) == short_key(b) } else { a == b }
+}
+
+/// Packs a string of up to 16 bytes into two words that differ for any two
+/// different strings of the same length: the first and the last 8 (or 4) bytes,
+/// which overlap when the string is shorter than 16 (or 8) bytes.
+#[inline(always)]
+fn short_key(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    if n >= 8 {
+        let (head, tail) = (&b[..8], &b[n - 8..]);
+        (u64::from_le_bytes(head.try_into().expect("8 bytes")), u64::from_le_bytes(tail.try_into().expect("8 bytes")))
+    } else if n >= 4 {
+        let (head, tail) = (&b[..4], &b[n - 4..]);
+        let head = u32::from_le_bytes(head.try_into().expect("4 bytes"));
+        (u64::from(head), u64::from(u32::from_le_bytes(tail.try_into().expect("4 bytes"))))
+    } else if n > 0 {
+        (u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16, 0)
+    } else {
+        (0, 0)
+    }
+}
+
 impl StrNode {
+    /// A field or attribute read without building a `Cow`: `Err` for the other
+    /// nodes, which go through `eval`.
+    #[inline(always)]
+    fn field_or_dyn<'c, C: Context + ?Sized>(&self, ctx: &'c C) -> Result<Option<&'c str>, ()> {
+        match self {
+            StrNode::Field(f) => Ok(ctx.str_field(*f)),
+            StrNode::Dyn(src) => Ok(src.get(ctx).map(|v| &*v.text)),
+            _ => Err(()),
+        }
+    }
+
     #[inline]
     pub fn eval<'c, C: Context + ?Sized>(&'c self, ctx: &'c C) -> Option<Cow<'c, str>> {
         match self {
@@ -257,12 +391,31 @@ impl StrNode {
             StrNode::Lower(inner) => {
                 let s = inner.eval(ctx)?;
                 // Most URLs and names are lower case already: no copy then.
-                if s.chars().any(char::is_uppercase) {
-                    Some(Cow::Owned(s.to_lowercase()))
-                } else {
-                    Some(s)
-                }
+                if s.chars().any(char::is_uppercase) { Some(Cow::Owned(s.to_lowercase())) } else { Some(s) }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::str_eq;
+
+    #[test]
+    fn short_string_equality_agrees_with_str_eq() {
+        let base = "abcdefghijklmnopqrstu";
+        for len in 0..=base.len() {
+            let a = &base[..len];
+            assert!(str_eq(a, a), "{a:?}");
+            // A difference at any position, and a different length, are seen.
+            for i in 0..len {
+                let mut b = a.as_bytes().to_vec();
+                b[i] = b'X';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!str_eq(a, &b), "{a:?} vs {b:?}");
+            }
+            assert!(!str_eq(a, &base[..len.saturating_sub(1)]) || len == 0);
+        }
+        assert!(str_eq("é", "é") && !str_eq("é", "è"));
     }
 }

@@ -133,12 +133,8 @@ pub fn resolve_field(path: &str, span: Span) -> Result<FieldRef, DslError> {
         }
         if let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
             if let Some((name, _)) = rest.split_once('.') {
-                return Err(DslError::new(
-                    DslErrorKind::Unknown,
-                    span,
-                    format!("`{path}` has too many parts"),
-                )
-                .with_help(format!("write `{prefix}.{name}`: the value is read directly")));
+                return Err(DslError::new(DslErrorKind::Unknown, span, format!("`{path}` has too many parts"))
+                    .with_help(format!("write `{prefix}.{name}`: the value is read directly")));
             }
             return Ok(make(rest.to_string()));
         }
@@ -156,6 +152,11 @@ pub fn resolve_field(path: &str, span: Span) -> Result<FieldRef, DslError> {
         err = err.with_help(format!("did you mean `{}`?", path.replacen(from, to, 1)));
     } else if let Some(h) = did_you_mean(path, all_names()) {
         err = err.with_help(h);
+    } else {
+        err = err.with_help(
+            "fields are event.name, page.*, attributes.NAME, traits.NAME, search_query, browser.*, device.*, \
+             geo.*, campaign.*, referrer.*, authenticated, session.*, time_on_page, visitor.*, now.*",
+        );
     }
     Err(err)
 }

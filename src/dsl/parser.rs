@@ -119,10 +119,7 @@ fn build_postfix(pair: Pair<'_, Rule>) -> Result<Expr, DslError> {
         let name = member.into_inner().next().expect("member = . ident");
         let name_span = span_of(&name);
         let span = expr.span.to(name_span);
-        expr = Expr::new(
-            ExprKind::Member { target: Box::new(expr), name: name.as_str().to_string(), name_span },
-            span,
-        );
+        expr = Expr::new(ExprKind::Member { target: Box::new(expr), name: name.as_str().to_string(), name_span }, span);
     }
     Ok(expr)
 }
@@ -146,12 +143,16 @@ fn build_primary(pair: Pair<'_, Rule>) -> Result<Expr, DslError> {
         Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
         Rule::number => ExprKind::Number(
             pair.as_str()
-                .parse()
-                .map_err(|_| DslError::syntax(span, format!("`{}` is not a number", pair.as_str())))?,
+                .parse::<f64>()
+                .ok()
+                // `1e999` parses as infinity, which no condition can mean nor print back.
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| DslError::syntax(span, format!("`{}` is too large for a number", pair.as_str())))?,
         ),
-        Rule::duration => ExprKind::Duration(parse_duration_ms(pair.as_str()).ok_or_else(|| {
-            DslError::syntax(span, format!("`{}` is not a valid duration", pair.as_str()))
-        })?),
+        Rule::duration => ExprKind::Duration(
+            parse_duration_ms(pair.as_str())
+                .ok_or_else(|| DslError::syntax(span, format!("`{}` is too long for a duration", pair.as_str())))?,
+        ),
         Rule::string => {
             let raw = pair.as_str();
             let s: String = serde_json::from_str(raw)
@@ -226,43 +227,310 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
 }
 
 /// Turns pest's error into one located, readable message.
+///
+/// pest reports where parsing stopped and which rules it tried there; that is
+/// turned into "expected ..., found ...". Before that, a few mistakes that pest
+/// can only describe poorly get their own message: strings that are not closed or
+/// hold a bad escape, unbalanced brackets, `5x` durations, and operators borrowed
+/// from other languages (`=`, `&&`, `||`, `!`, single quotes).
 fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> DslError {
     use pest::error::{ErrorVariant, InputLocation};
-    let (start, end) = match err.location {
-        InputLocation::Pos(p) => (p, p),
-        InputLocation::Span((s, e)) => (s, e),
+    let start = match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
     };
-    // Underline the token that was found, not just an empty point.
-    let end = if end > start {
-        end
-    } else {
-        let rest = &src[start..];
-        let len = rest
-            .char_indices()
-            .find(|(i, c)| *i > 0 && !(c.is_alphanumeric() || *c == '_'))
-            .map(|(i, _)| i)
-            .unwrap_or(rest.len());
-        start + len.max(rest.chars().next().map_or(0, char::len_utf8))
-    };
-    let found = if start >= src.len() {
-        "the end of the condition".to_string()
-    } else {
-        format!("`{}`", &src[start..end])
-    };
-    let message = match err.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            let mut expected: Vec<&'static str> = positives.iter().map(|r| describe(*r)).collect();
-            expected.sort_unstable();
-            expected.dedup();
-            if expected.is_empty() {
-                format!("unexpected {found}")
-            } else {
-                format!("expected {}, found {found}", join_or(&expected))
-            }
+    let positives = match err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives,
+        ErrorVariant::CustomError { message } => {
+            let end = start + token_len(&src[start..]);
+            return DslError::syntax(Span::new(start, end), message);
         }
-        ErrorVariant::CustomError { message } => message,
     };
-    DslError::syntax(Span::new(start, end), message)
+    let rest = &src[start..];
+    let at_end = rest.trim().is_empty();
+    let wants_operand = positives.iter().any(|r| matches!(r, Rule::expr | Rule::postfix_expr));
+    let wants_operator = positives.iter().any(|r| matches!(r, Rule::eq | Rule::kw_and | Rule::kw_or));
+
+    if rest.starts_with('"') {
+        if let Some(e) = string_error(src, start) {
+            return e;
+        }
+    }
+    if let Some(e) = bracket_error(src, start, at_end && !wants_operand) {
+        return e;
+    }
+
+    let found_end = start + token_len(rest);
+    let found = if at_end { "the end of the condition".to_string() } else { format!("`{}`", &src[start..found_end]) };
+    let span = Span::new(start, if at_end { start } else { found_end });
+
+    if wants_operand && rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return DslError::syntax(span, format!("`{}` is not a number or a duration", &src[start..found_end]))
+            .with_help("a duration is a number with a unit `ms`, `s`, `m`, `h` or `d`, e.g. `30s` or `1h30m`");
+    }
+
+    let mut expected = describe_expected(&positives, wants_operand);
+    if wants_operator {
+        // pest does not list the punctuation that may close a bracket: add it.
+        match innermost_open(src, start) {
+            Some((i, '[')) if i < start => expected = format!("{expected}, `,` or `]`"),
+            Some((i, '(')) if i < start => {
+                let call = src[..i].trim_end().ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                expected = if call { format!("{expected}, `,` or `)`") } else { format!("{expected} or `)`") };
+            }
+            _ => {}
+        }
+    }
+    let mut error = DslError::syntax(span, format!("expected {expected}, found {found}"));
+    if let Some(h) = hint(src, start, found_end, wants_operand, wants_operator) {
+        error = error.with_help(h);
+    }
+    error
+}
+
+/// A hint for the common ways of writing a condition in another language's style.
+fn hint(src: &str, start: usize, found_end: usize, wants_operand: bool, wants_operator: bool) -> Option<String> {
+    let rest = &src[start..];
+    let word = &src[start..found_end];
+    let is_word = word.starts_with(|c: char| c.is_alphabetic() || c == '_');
+    let before = src[..start].trim_end();
+    const OPERATORS: &[&str] = &["and", "or", "contains", "starts_with", "ends_with", "matches", "in"];
+    if rest.starts_with('\'') {
+        return Some("write text in double quotes, e.g. \"US\"".into());
+    }
+    for (from, to) in [("&&", "and"), ("||", "or"), ("<>", "!="), ("=~", "matches"), ("~=", "matches")] {
+        if rest.starts_with(from) {
+            return Some(format!("write `{to}`"));
+        }
+    }
+    if wants_operator && rest.starts_with('=') && !rest.starts_with("==") {
+        return Some("use `==` to compare".into());
+    }
+    if wants_operand && rest.starts_with('!') && !rest.starts_with("!=") {
+        return Some("write `not`".into());
+    }
+    if wants_operand && rest[found_end - start..].starts_with('.') && is_keyword(word) {
+        return Some(format!("`{word}` is a keyword: a field name cannot start with it"));
+    }
+    if wants_operand && rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+        return Some(format!("write a leading zero: `0{}`", &src[start..start + 1 + token_len(&rest[1..])]));
+    }
+    if wants_operand && rest.starts_with('/') && before.ends_with("matches") {
+        return Some("write the pattern as a string, e.g. `matches \"^/cart\"`".into());
+    }
+    if wants_operator
+        && rest.starts_with('(')
+        && before.len() == start
+        && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Some(
+            "only these take arguments in `(...)`: segment, outcome, exists, lower, count, visitor.count".into(),
+        );
+    }
+    let unit_end = before.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if wants_operator
+        && rest.starts_with(|c: char| c.is_ascii_digit())
+        && unit_end.len() < before.len()
+        && unit_end.ends_with(|c: char| c.is_ascii_digit())
+    {
+        return Some("write a duration without spaces, e.g. `1h30m`".into());
+    }
+    if wants_operator && is_word {
+        if ["ms", "s", "m", "h", "d"].contains(&word) && before.ends_with(|c: char| c.is_ascii_digit()) {
+            return Some("write a duration without a space, e.g. `30s`".into());
+        }
+        let lower = word.to_lowercase();
+        if lower != word && (OPERATORS.contains(&lower.as_str()) || lower == "not") {
+            return Some(format!("keywords are lower case: `{lower}`"));
+        }
+        if let Some(op) = lower.strip_prefix("not_").filter(|op| OPERATORS[2..].contains(op)) {
+            return Some(format!("write `not {op}`"));
+        }
+        if ["is", "eq", "equals"].contains(&lower.as_str()) {
+            return Some("use `==` to compare".into());
+        }
+        if let Some(h) = super::error::did_you_mean(&lower, OPERATORS.iter().copied()) {
+            return Some(h);
+        }
+    }
+    None
+}
+
+/// The innermost bracket still open at `pos`, outside strings.
+fn innermost_open(src: &str, pos: usize) -> Option<(usize, char)> {
+    let mut stack = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in src[..pos].char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' | '[' => stack.push((i, c)),
+            ')' | ']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack.pop()
+}
+
+const KEYWORDS: &[&str] = &[
+    "or",
+    "and",
+    "not",
+    "contains",
+    "any",
+    "all",
+    "starts_with",
+    "ends_with",
+    "matches",
+    "in",
+    "where",
+    "true",
+    "false",
+];
+
+fn is_keyword(word: &str) -> bool {
+    KEYWORDS.contains(&word)
+}
+
+/// The length in bytes of the token that starts `rest`, to underline it.
+fn token_len(rest: &str) -> usize {
+    let mut chars = rest.char_indices();
+    let Some((_, first)) = chars.next() else {
+        return 0;
+    };
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let end = match first {
+        '"' | '\'' => {
+            // Up to the closing quote, or the end of the line.
+            let mut escaped = false;
+            chars
+                .find(|&(_, c)| {
+                    let stop = c == '\n' || (c == first && !escaped);
+                    escaped = c == '\\' && !escaped;
+                    stop
+                })
+                .map_or(rest.len(), |(i, c)| if c == '\n' { i } else { i + c.len_utf8() })
+        }
+        '=' | '<' | '>' | '!' | '&' | '|' | '~' => {
+            chars.find(|&(_, c)| !"=<>!&|~".contains(c)).map_or(rest.len(), |(i, _)| i)
+        }
+        c if word(c) => chars.find(|&(_, c)| !word(c)).map_or(rest.len(), |(i, _)| i),
+        c => c.len_utf8(),
+    };
+    end.max(first.len_utf8())
+}
+
+/// Checks the string literal that starts at `start` (a `"`): an escape JSON does
+/// not know, a line break or control character inside, or no closing quote.
+fn string_error(src: &str, start: usize) -> Option<DslError> {
+    let body = &src[start + 1..];
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at = start + 1 + i;
+        match c {
+            '"' => return None,
+            '\\' => {
+                let Some(&(_, e)) = chars.peek() else { break };
+                chars.next();
+                match e {
+                    '"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't' => {}
+                    'u' => {
+                        let hex: String = body[i + 2..].chars().take(4).take_while(char::is_ascii_hexdigit).collect();
+                        if hex.len() < 4 {
+                            let end = at + 2 + hex.len();
+                            return Some(
+                                DslError::syntax(
+                                    Span::new(at, end),
+                                    format!("invalid escape `{}` in a string", &src[at..end]),
+                                )
+                                .with_help("`\\u` takes four hex digits, e.g. `\\u00e9`"),
+                            );
+                        }
+                    }
+                    other => {
+                        let end = at + 1 + other.len_utf8();
+                        return Some(
+                            DslError::syntax(Span::new(at, end), format!("invalid escape `{}` in a string", &src[at..end]))
+                                .with_help("the escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX; write a backslash as \\\\"),
+                        );
+                    }
+                }
+            }
+            '\n' | '\r' => {
+                return Some(
+                    DslError::syntax(Span::new(start, at), "unterminated string: a string cannot span lines")
+                        .with_help("close it with `\"`, or write a line break as \\n"),
+                );
+            }
+            c if c.is_control() && (c as u32) < 0x20 => {
+                return Some(
+                    DslError::syntax(Span::new(at, at + 1), "a control character cannot appear in a string")
+                        .with_help("write it as an escape, e.g. \\t for a tab"),
+                );
+            }
+            _ => {}
+        }
+    }
+    Some(DslError::syntax(Span::new(start, src.len()), "unterminated string").with_help("add the closing `\"`"))
+}
+
+/// An unmatched closing bracket at `start`, or (when `at_end`, i.e. the parser
+/// wanted an operator at the end of the text) an opening bracket never closed.
+fn bracket_error(src: &str, start: usize, at_end: bool) -> Option<DslError> {
+    let mut stack: Vec<(usize, char)> = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in src.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' | '[' => stack.push((i, c)),
+            ')' | ']' => {
+                let open = if c == ')' { '(' } else { '[' };
+                match stack.last() {
+                    Some(&(_, o)) if o == open => {
+                        stack.pop();
+                    }
+                    _ if i == start => {
+                        return Some(
+                            DslError::syntax(Span::new(i, i + 1), format!("unmatched `{c}`"))
+                                .with_help(format!("remove it, or add the `{open}` it closes")),
+                        );
+                    }
+                    _ => return None,
+                }
+            }
+            _ => {}
+        }
+    }
+    if !at_end || in_string {
+        return None;
+    }
+    let &(i, c) = stack.last()?;
+    let close = if c == '(' { ')' } else { ']' };
+    Some(
+        DslError::syntax(Span::new(i, i + 1), format!("unclosed `{c}`"))
+            .with_help(format!("add the `{close}` that closes it")),
+    )
 }
 
 fn join_or(items: &[&str]) -> String {
@@ -273,36 +541,70 @@ fn join_or(items: &[&str]) -> String {
     }
 }
 
+/// "a value", "an operator or the end of the condition", "`contains`, `in` ...".
+fn describe_expected(positives: &[Rule], wants_operand: bool) -> String {
+    const STR_OPS: &[Rule] =
+        &[Rule::kw_contains, Rule::kw_starts_with, Rule::kw_ends_with, Rule::kw_matches, Rule::kw_in];
+    let has = |r: Rule| positives.contains(&r);
+    let logic = has(Rule::kw_and) || has(Rule::kw_or);
+    let compare = [Rule::eq, Rule::ne, Rule::lt, Rule::le, Rule::gt, Rule::ge].iter().any(|r| has(*r));
+    let arith = [Rule::add, Rule::sub, Rule::mul, Rule::div].iter().any(|r| has(*r));
+    let str_ops = STR_OPS.iter().any(|r| has(*r));
+    let operators = [logic, compare, arith, str_ops].iter().filter(|b| **b).count();
+
+    let mut items: Vec<String> = Vec::new();
+    if wants_operand {
+        items.push("a value".into());
+    }
+    if operators >= 3 {
+        items.push("an operator".into());
+    } else if str_ops && operators == 1 && !wants_operand {
+        // After `not`: only the string operators can follow.
+        let words: Vec<String> = STR_OPS.iter().filter(|r| has(**r)).map(|r| format!("`{}`", describe(*r))).collect();
+        items.push(join_or(&words.iter().map(String::as_str).collect::<Vec<_>>()));
+    } else {
+        for (present, text) in [
+            (logic, "`and`/`or`"),
+            (compare, "a comparison"),
+            (arith, "an arithmetic operator"),
+            (str_ops, "a string operator"),
+        ] {
+            if present {
+                items.push(text.into());
+            }
+        }
+    }
+    for r in positives {
+        let text = match r {
+            Rule::kw_any => "`any`",
+            Rule::kw_all => "`all`",
+            Rule::kw_where => "`where`",
+            Rule::ident => "a name",
+            Rule::count_event => "an event name or `*`",
+            Rule::member if operators == 0 && !wants_operand => "`.` and a property name",
+            Rule::EOI => continue,
+            _ => continue,
+        };
+        if !items.iter().any(|i| i == text) {
+            items.push(text.into());
+        }
+    }
+    if has(Rule::EOI) {
+        items.push("the end of the condition".into());
+    }
+    if items.is_empty() {
+        items.push("something else".into());
+    }
+    join_or(&items.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 fn describe(rule: Rule) -> &'static str {
     match rule {
-        Rule::EOI => "the end of the condition",
-        Rule::expr | Rule::postfix_expr | Rule::paren | Rule::path | Rule::call | Rule::count => "a value",
-        Rule::or | Rule::and => "`and`/`or`",
-        Rule::eq | Rule::ne | Rule::lt | Rule::le | Rule::gt | Rule::ge => "a comparison",
-        Rule::add | Rule::sub | Rule::mul | Rule::div => "an arithmetic operator",
-        Rule::contains
-        | Rule::contains_any
-        | Rule::contains_all
-        | Rule::starts_with
-        | Rule::ends_with
-        | Rule::matches
-        | Rule::in_op
-        | Rule::not_contains
-        | Rule::not_contains_any
-        | Rule::not_contains_all
-        | Rule::not_starts_with
-        | Rule::not_ends_with
-        | Rule::not_matches
-        | Rule::not_in => "a string operator",
-        Rule::not_op | Rule::neg => "`not`",
-        Rule::string | Rule::string_inner => "a string",
-        Rule::number | Rule::duration => "a number",
-        Rule::boolean => "`true`/`false`",
-        Rule::list => "a list",
-        Rule::count_event => "an event name or `*`",
-        Rule::kw_where => "`where`",
-        Rule::ident => "a name",
-        Rule::member => "`.name`",
-        _ => "something else",
+        Rule::kw_contains => "contains",
+        Rule::kw_starts_with => "starts_with",
+        Rule::kw_ends_with => "ends_with",
+        Rule::kw_matches => "matches",
+        Rule::kw_in => "in",
+        _ => "?",
     }
 }

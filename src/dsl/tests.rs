@@ -55,10 +55,7 @@ impl Context for TestCtx {
 }
 
 fn compiler() -> Compiler {
-    Compiler::new(Names {
-        segments: vec!["cart_visitor".into(), "vip".into()],
-        outcomes: vec!["purchase".into()],
-    })
+    Compiler::new(Names { segments: vec!["cart_visitor".into(), "vip".into()], outcomes: vec!["purchase".into()] })
 }
 
 fn ctx(c: &mut Compiler) -> TestCtx {
@@ -221,6 +218,8 @@ fn errors_are_located_and_all_reported() {
     assert_eq!(e.help.as_deref(), Some("write the number with a unit, e.g. `30s`"));
     let e = &errors(r#"page.url matches "(""#)[0];
     assert_eq!(e.kind, DslErrorKind::Regex);
+    // A number literal too large for an f64 is an error, not infinity.
+    assert_eq!(errors("session.pageviews < 1e999")[0].kind, DslErrorKind::Syntax);
 }
 
 #[test]
@@ -240,6 +239,11 @@ fn printing_parses_back() {
         "count(page_viewed where page.url contains \"/c\") >= 1 + 2 * 3",
         "visitor.count(*) > 0 and 1h30m > time_on_page",
         r#"outcome("p").max_quantile >= 0.5 and lower(page.title) not matches "^x""#,
+        // A member of a parenthesised field, and `count` called on a parenthesised
+        // name, must not print as a longer field path or as a count pattern.
+        "(page.url).achieved",
+        "count((page_viewed)) > 1",
+        "-3 < -(2) - -1s",
     ] {
         let ast = parse(src).unwrap();
         let printed = ast.to_string();

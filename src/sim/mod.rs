@@ -29,6 +29,8 @@ pub trait Output {
     fn rejected(&mut self, _line: u64, _error: &LineError) {}
     /// The clock reached `now` (every pacing tick), for progress reporting.
     fn clock(&mut self, _now: SimTime) {}
+    /// A valid input event, before the engine sees it (journey maps sample these).
+    fn event(&mut self, _event: &Event) {}
 }
 
 /// How a replay treats invalid lines.
@@ -407,6 +409,7 @@ pub fn run_loop(
                 continue;
             };
             stats.first_event.get_or_insert(ev.time);
+            lp.out.event(&ev);
             let is_track = matches!(ev.kind, EventKind::Track(_));
             if let Err(error) = engine.on_event(&ev, &cc, &mut lp) {
                 match opts.on_invalid {
