@@ -87,23 +87,34 @@ fn open_events(path: &Path) -> std::io::Result<Box<dyn std::io::BufRead>> {
 
 /// Renders an invalid event line with its file, line, column and a caret.
 pub fn render_line_error(path: &Path, line_no: u64, text: &str, error: &crate::events::LineError) -> String {
-    let (col, len) = error.locate(text);
-    let mut col = col.min(text.len());
-    while !text.is_char_boundary(col) {
-        col -= 1;
-    }
+    // Positions are found in the line without its leading blanks (as it was parsed).
+    let lead = text.len() - text.trim_start().len();
+    let (col, len) = error.locate(text.trim_start());
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let col = floor(col + lead);
+    let end = floor(col + len.max(1));
     let col_chars = text[..col].chars().count();
-    // Long lines are shown around the caret.
+    let len_chars = text[col..end].chars().count().max(1);
+    // Long lines are shown around the caret, with `...` where cut.
+    const WIDTH: usize = 120;
     let skip = col_chars.saturating_sub(60);
-    let shown: String = text.chars().skip(skip).take(120).collect();
+    let total = text.chars().count();
+    let shown: String = text.chars().skip(skip).take(WIDTH).collect();
     let prefix = if skip > 0 { "..." } else { "" };
+    let suffix = if skip + WIDTH < total { "..." } else { "" };
     let caret_pad = " ".repeat(col_chars - skip + prefix.len());
+    let carets = "^".repeat(len_chars.min(WIDTH.saturating_sub(col_chars - skip)).max(1));
     let pad = " ".repeat(line_no.to_string().len());
     format!(
-        "error: {error}\n{pad}--> {}:{line_no}:{}\n{pad} |\n{line_no} | {prefix}{shown}\n{pad} | {caret_pad}{}\n",
+        "error: {error}\n{pad}--> {}:{line_no}:{}\n{pad} |\n{line_no} | {prefix}{shown}{suffix}\n{pad} | {caret_pad}{carets}\n",
         path.display(),
         col_chars + 1,
-        "^".repeat(len.clamp(1, 120))
     )
 }
 

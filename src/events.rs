@@ -309,8 +309,20 @@ struct RawActionEvent {
 /// Why a line is not a valid event.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LineError {
-    #[error("invalid JSON: {0}")]
-    Json(String),
+    #[error("invalid JSON: {message}")]
+    Json {
+        message: String,
+        /// 1-based byte column of the error in the line, when serde knows it.
+        column: Option<usize>,
+    },
+    #[error("a line must be a JSON object `{{...}}`, found {0}")]
+    NotAnObject(&'static str),
+    #[error("`{0}` is empty")]
+    Empty(&'static str),
+    #[error("a line is either a tracking event (`eventName`) or a response (`actionEvent`), not both")]
+    EventAndResponse,
+    #[error("line is not valid UTF-8 (byte {0})")]
+    NotUtf8(usize),
     #[error("missing required field `{0}`")]
     Missing(&'static str),
     #[error("`eventName` {0:?} may only contain letters, digits and `_`")]
@@ -319,8 +331,8 @@ pub enum LineError {
     BadTime(String),
     #[error("goes back in time: {at} is before the previous event at {previous}")]
     BackInTime { at: String, previous: String },
-    #[error("is before the scenario's start {0}")]
-    BeforeStart(String),
+    #[error("the event at {at} is before the scenario's start {start}")]
+    BeforeStart { at: String, start: String },
     #[error("`actionEvent` names unknown action map {0:?}")]
     UnknownActionMap(String),
     #[error("`actionEvent` state {0:?} must be accepted, rejected or ignored")]
@@ -334,34 +346,99 @@ pub enum LineError {
 }
 
 impl LineError {
-    /// Where in the line the problem is: (byte column, length), for the caret.
+    /// Where in the line the problem is: (byte offset, byte length), for the caret.
     pub fn locate(&self, text: &str) -> (usize, usize) {
-        let key = |k: &str| {
+        // The value after `"key":`, searched after `within` (a parent key) if given.
+        let key = |k: &str, within: Option<&str>| {
+            let from = within.and_then(|p| text.find(&format!("\"{p}\""))).unwrap_or(0);
             let quoted = format!("\"{k}\"");
-            text.find(&quoted).map(|i| {
-                // Point at the value after the key when there is one.
-                let after = i + quoted.len();
+            text[from..].find(&quoted).map(|i| {
+                let after = from + i + quoted.len();
                 let rest = &text[after..];
                 let value_start = rest.find(|c: char| c != ':' && !c.is_whitespace()).map_or(after, |j| after + j);
-                let value_len = text[value_start..].find([',', '}']).unwrap_or(text.len() - value_start);
-                (value_start, value_len.max(1))
+                (value_start, value_extent(&text[value_start..]).max(1))
             })
         };
         let found = match self {
-            LineError::Json(msg) => msg
-                .rsplit_once("(column ")
-                .and_then(|(_, c)| c.trim_end_matches(')').parse::<usize>().ok())
-                .map(|c| (c.saturating_sub(1).min(text.len()), 1)),
-            LineError::BadEventName(_) => key("eventName"),
-            LineError::BadTime(_) | LineError::BackInTime { .. } | LineError::BeforeStart(_) => key("createdDate"),
-            LineError::UnknownActionMap(_) | LineError::NoOpenOffer(_) => key("actionMap"),
-            LineError::BadState(_) => key("state"),
-            LineError::BadAttribute { name, .. } => key(name),
-            LineError::Missing("page.url") => key("page"),
-            LineError::Missing(_) | LineError::Io(_) => None,
+            LineError::Json { column, .. } => column.map(|c| (c.saturating_sub(1).min(text.len()), 1)),
+            LineError::BadEventName(_) | LineError::Empty("eventName") => key("eventName", None),
+            LineError::BadTime(_)
+            | LineError::BackInTime { .. }
+            | LineError::BeforeStart { .. }
+            | LineError::Empty("createdDate") => key("createdDate", None),
+            LineError::Empty("customerCookieId") | LineError::Missing("customerCookieId") => {
+                key("customerCookieId", None)
+            }
+            LineError::Missing("eventName") => key("eventName", None),
+            LineError::UnknownActionMap(_) | LineError::NoOpenOffer(_) => key("actionMap", Some("actionEvent")),
+            LineError::BadState(_) => key("state", Some("actionEvent")),
+            LineError::BadAttribute { name, .. } => key(name, Some("attributes")),
+            LineError::Missing("page.url") | LineError::Empty("page.url") => {
+                key("url", Some("page")).or_else(|| key("page", None))
+            }
+            LineError::EventAndResponse => key("actionEvent", None),
+            // The text shown is the lossy decoding, identical up to the bad byte.
+            LineError::NotUtf8(byte) => Some((byte.saturating_sub(1), 1)),
+            _ => None,
         };
         found.unwrap_or((0, 1))
     }
+}
+
+/// The length of the JSON value at the start of `s`: a string with its quotes,
+/// an object or array up to its matching bracket, or a bare word.
+fn value_extent(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    match bytes.first() {
+        Some(b'"') => {
+            let mut i = 1;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'\\' => i += 2,
+                    b'"' => return i + 1,
+                    _ => i += 1,
+                }
+            }
+            bytes.len()
+        }
+        Some(b'{' | b'[') => {
+            let (mut depth, mut i, mut in_str) = (0i32, 0, false);
+            while i < bytes.len() {
+                match (bytes[i], in_str) {
+                    (b'\\', true) => i += 1,
+                    (b'"', _) => in_str = !in_str,
+                    (b'{' | b'[', false) => depth += 1,
+                    (b'}' | b']', false) => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            bytes.len()
+        }
+        _ => s.find([',', '}', ']']).unwrap_or(s.len()),
+    }
+}
+
+/// Quotes of input text in messages stay short: a 200 kB value must not become a 200 kB message.
+fn clip(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX { s.to_string() } else { format!("{}…", s.chars().take(MAX).collect::<String>()) }
+}
+
+/// serde's wording names our private types; say what the input should be instead.
+fn readable_serde(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for ty in
+        ["RawEvent", "RawPage", "RawBrowser", "RawDevice", "RawGeo", "RawReferrer", "RawCampaign", "RawActionEvent"]
+    {
+        out = out.replace(&format!("struct {ty}"), "an object");
+    }
+    out
 }
 
 fn opt(s: Option<String>) -> Option<Box<str>> {
@@ -407,31 +484,46 @@ fn attribute_value(v: &serde_json::Value) -> Result<DynValue, String> {
 
 /// Parses one line. `interner` maps names to the rules' symbols.
 pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event, LineError> {
+    // serde reads a struct from a JSON array too: insist on an object.
+    match line.trim_start().as_bytes().first() {
+        Some(b'[') => return Err(LineError::NotAnObject("an array")),
+        Some(b'"') => return Err(LineError::NotAnObject("a string")),
+        _ => {}
+    }
     let raw: RawEvent = serde_json::from_str(line).map_err(|e| {
-        // serde's message ends with "at line 1 column N": keep only the column.
+        // serde's message ends with "at line 1 column N": the column goes to the caret.
         let msg = e.to_string();
-        let msg = match msg.rsplit_once(" at line 1 column ") {
-            Some((m, col)) => format!("{m} (column {col})"),
-            None => msg,
+        let (msg, column) = match msg.rsplit_once(" at line 1 column ") {
+            Some((m, col)) => (m.to_string(), col.parse().ok()),
+            None => (msg, None),
         };
-        LineError::Json(msg)
+        LineError::Json { message: readable_serde(&msg), column }
     })?;
     let created = raw.created_date.ok_or(LineError::Missing("createdDate"))?;
+    if created.is_empty() {
+        return Err(LineError::Empty("createdDate"));
+    }
     let time =
-        created.parse::<Timestamp>().map(SimTime::from_timestamp).map_err(|_| LineError::BadTime(created.clone()))?;
-    let customer: Box<str> =
-        raw.customer_cookie_id.filter(|c| !c.is_empty()).ok_or(LineError::Missing("customerCookieId"))?.into();
+        created.parse::<Timestamp>().map(SimTime::from_timestamp).map_err(|_| LineError::BadTime(clip(&created)))?;
+    let customer: Box<str> = match raw.customer_cookie_id {
+        None => return Err(LineError::Missing("customerCookieId")),
+        Some(c) if c.is_empty() => return Err(LineError::Empty("customerCookieId")),
+        Some(c) => c.into(),
+    };
+    if raw.action_event.is_some() && raw.event_name.is_some() {
+        return Err(LineError::EventAndResponse);
+    }
     if let Some(ae) = raw.action_event {
         let id = scenario
             .action_maps
             .iter()
             .position(|m| m.id == ae.action_map)
-            .ok_or_else(|| LineError::UnknownActionMap(ae.action_map.clone()))?;
+            .ok_or_else(|| LineError::UnknownActionMap(clip(&ae.action_map)))?;
         let state = match ae.state.as_str() {
             "accepted" => ResponseState::Accepted,
             "rejected" => ResponseState::Rejected,
             "ignored" => ResponseState::Ignored,
-            _ => return Err(LineError::BadState(ae.state)),
+            _ => return Err(LineError::BadState(clip(&ae.state))),
         };
         return Ok(Event {
             time,
@@ -441,8 +533,11 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
         });
     }
     let name = raw.event_name.ok_or(LineError::Missing("eventName"))?;
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(LineError::BadEventName(name));
+    if name.is_empty() {
+        return Err(LineError::Empty("eventName"));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(LineError::BadEventName(clip(&name)));
     }
     let mut ev = TrackEvent::named(&scenario.interner, &name);
     if let Some(p) = raw.page {
@@ -462,6 +557,7 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
                 page.derive();
                 ev.page = Some(page);
             }
+            Some(_) if ev.is_pageview => return Err(LineError::Empty("page.url")),
             _ if ev.is_pageview => return Err(LineError::Missing("page.url")),
             _ => {}
         }
@@ -494,7 +590,7 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
         part(ContextPart::Referrer, vec![r.url, r.hostname, r.medium]);
     }
     for (k, v) in &raw.attributes {
-        let value = attribute_value(v).map_err(|why| LineError::BadAttribute { name: k.clone(), why })?;
+        let value = attribute_value(v).map_err(|why| LineError::BadAttribute { name: clip(k), why: clip(&why) })?;
         let sym = scenario.interner.lookup(k);
         if sym != Sym::UNKNOWN {
             ev.attributes.push((sym, value));
@@ -520,6 +616,7 @@ pub struct EventReader<'s, R> {
     scenario: &'s Scenario,
     input: R,
     buf: String,
+    bytes: Vec<u8>,
     line_no: u64,
     last: Option<SimTime>,
     start: Option<SimTime>,
@@ -528,7 +625,7 @@ pub struct EventReader<'s, R> {
 impl<'s, R: BufRead> EventReader<'s, R> {
     pub fn new(scenario: &'s Scenario, input: R) -> Self {
         let start = scenario.start.map(SimTime::from_timestamp);
-        EventReader { scenario, input, buf: String::new(), line_no: 0, last: None, start }
+        EventReader { scenario, input, buf: String::new(), bytes: Vec::new(), line_no: 0, last: None, start }
     }
 
     /// The next line as an event, `Some(Err)` for an invalid line (the reader
@@ -536,7 +633,8 @@ impl<'s, R: BufRead> EventReader<'s, R> {
     pub fn next_event(&mut self) -> Option<(u64, Result<Event, LineError>)> {
         loop {
             self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
+            self.bytes.clear();
+            match self.input.read_until(b'\n', &mut self.bytes) {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
@@ -545,6 +643,18 @@ impl<'s, R: BufRead> EventReader<'s, R> {
                 }
             }
             self.line_no += 1;
+            match std::str::from_utf8(&self.bytes) {
+                Ok(text) => self.buf.push_str(text),
+                Err(e) => {
+                    // Show what can be shown; the error names the byte.
+                    self.buf.push_str(&String::from_utf8_lossy(&self.bytes));
+                    return Some((self.line_no, Err(LineError::NotUtf8(e.valid_up_to() + 1))));
+                }
+            }
+            if self.line_no == 1 && self.buf.starts_with('\u{feff}') {
+                // A byte-order mark is not part of the first event.
+                self.buf.drain(..'\u{feff}'.len_utf8());
+            }
             let line = self.buf.trim();
             if line.is_empty() {
                 continue;
@@ -553,7 +663,7 @@ impl<'s, R: BufRead> EventReader<'s, R> {
                 if let Some(start) = self.start
                     && ev.time < start
                 {
-                    return Err(LineError::BeforeStart(start.rfc3339()));
+                    return Err(LineError::BeforeStart { at: ev.time.rfc3339(), start: start.rfc3339() });
                 }
                 if let Some(prev) = self.last
                     && ev.time < prev
