@@ -116,6 +116,8 @@ pub fn run_case(sc: &Scenario, case: &Case) -> CaseResult {
         on_invalid: OnInvalid::Stop,
         availability: case.availability.clone().unwrap_or_default(),
         trace: None,
+        // Cases are independent: each draws from its own seed, derived from its name.
+        seed: Some(case_seed(sc.seed, &case.name)),
     };
     let mut out = Collect(Vec::new());
     let mut iter = events.into_iter().map(|e| (e.line, Ok::<Event, LineError>(e)));
@@ -192,4 +194,10 @@ pub fn describe(sc: &Scenario, exp: &CaseExpect) -> String {
         parts.push(format!("(any state, e.g. {})", ActionState::Offered));
     }
     parts.join(" ")
+}
+
+/// A case's seed: the scenario seed mixed with the case name (SPEC §8).
+pub fn case_seed(scenario_seed: u64, name: &str) -> u64 {
+    use rand::RngExt;
+    crate::random::stream(scenario_seed, "case", name, 0).random()
 }

@@ -287,8 +287,6 @@ fn the_heaviest_map_wins_for_every_seed() {
 /// seed derived from the case name)": the same journey under other case names
 /// should break the tie both ways.
 #[test]
-#[ignore = "engine bug: run_case ignores the case name; the tie-break stream is keyed by (scenario seed, \
-            visitor, session) only, so 64 case names under one seed all give the tie to tie_right"]
 fn tie_breaks_depend_on_the_case_name() {
     let sc = load_named(TIES);
     let case = sc.cases.iter().find(|c| c.name == TIE_CASE).expect("the tie case");
@@ -378,8 +376,13 @@ fn another_visitor_sees_the_same_stale_snapshot() {
     }
     assert_eq!(events.iter().filter(|e| &*e.customer == "other-visitor").count(), 1);
     let origin = pesim::cases::origin(&sc);
-    let opts =
-        Options { responses: Responses::Recorded, on_invalid: OnInvalid::Stop, availability: Vec::new(), trace: None };
+    let opts = Options {
+        responses: Responses::Recorded,
+        on_invalid: OnInvalid::Stop,
+        availability: Vec::new(),
+        trace: None,
+        seed: None,
+    };
     let mut out = Collect(Vec::new(), Vec::new());
     let mut iter = events.into_iter().map(|e| (e.line, Ok::<_, LineError>(e)));
     replay_from(&sc, Some(origin), &mut iter, &opts, &mut out).expect("the journey replays");
@@ -438,46 +441,37 @@ fn updates_disabled_takes_the_cic_server_spellings() {
     );
 }
 
-// ---------- known engine bugs (tests/engine/known_bugs/) ----------
+// ---------- engine bugs found by these edges, fixed; kept as regressions ----------
 
 fn known_bug(file: &str, case: &str) {
-    let sc = load(&engine_dir().join("known_bugs").join(file));
+    let sc = load(&engine_dir().join(file));
     run_named(&sc, case);
 }
 
 #[test]
 fn known_bug_scenarios_load() {
     for file in ["same_instant_offers.yaml", "chat_keeps_session.yaml"] {
-        let sc = load(&engine_dir().join("known_bugs").join(file));
+        let sc = load(&engine_dir().join(file));
         assert!(!sc.cases.is_empty());
     }
 }
 
 #[test]
-#[ignore = "engine bug: gate 5 only sees offers of the same gating pass; a second tracking event at the same \
-            instant opens a second webchat offer (chat_b offered at 10s) instead of MultipleSimultaneousOffers"]
 fn same_instant_second_event_is_a_simultaneous_offer() {
     known_bug("same_instant_offers.yaml", "a second event at the same instant does not open a second chat offer");
 }
 
 #[test]
-#[ignore = "engine bug: a {delay} falling due at the instant another webchat was offered is offered too \
-            (later offered at 15s) instead of MultipleSimultaneousOffers"]
 fn delay_due_at_another_offer_is_a_simultaneous_offer() {
     known_bug("same_instant_offers.yaml", "a delay due at the instant of another chat offer is a simultaneous offer");
 }
 
 #[test]
-#[ignore = "engine bug: a tracking event more than session_timeout after the last one starts a new session \
-            while a chat is with an agent (README: the session stays open), and ends the old one back in time \
-            (promo ignored at 1m7s written after chat completed at 2m6s)"]
 fn tracking_event_while_chatting_stays_in_the_session() {
     known_bug("chat_keeps_session.yaml", "a tracking event while a chat is with an agent stays in the session");
 }
 
 #[test]
-#[ignore = "engine bug: a session kept open by a chat ends at the next tick of its session timer (11m), \
-            not session_timeout after the chat's end (11m6s) as the README says"]
 fn session_with_a_chat_ends_a_timeout_after_the_chat() {
     known_bug("chat_keeps_session.yaml", "a session with a chat ends session_timeout after the chat's end");
 }

@@ -115,6 +115,8 @@ pub struct Trace {
 
 pub struct Engine<'s> {
     pub sc: &'s Scenario,
+    /// The seed all of this run's draws derive from (the scenario's, or a case's).
+    pub seed: u64,
     rules: Rules,
     index: FxHashMap<Arc<str>, VisitorId>,
     visitors: Vec<Visitor>,
@@ -127,9 +129,10 @@ pub struct Engine<'s> {
 }
 
 impl<'s> Engine<'s> {
-    pub fn new(sc: &'s Scenario, responses: Responses) -> Self {
+    pub fn new(sc: &'s Scenario, responses: Responses, seed: u64) -> Self {
         Engine {
             sc,
+            seed,
             rules: Rules::new(sc),
             index: FxHashMap::default(),
             visitors: Vec::new(),
@@ -275,17 +278,16 @@ impl<'s> Engine<'s> {
         }
         // 1. Session.
         let timeout = self.sc.settings.session_timeout;
-        let expired = match self.visitors[v.0 as usize].session.as_deref() {
-            Some(s) => now.since(s.last_event) >= timeout,
-            None => true,
-        };
-        if expired {
-            if let Some(s) = self.visitors[v.0 as usize].session.as_deref() {
-                let end = s.last_event.plus(timeout);
-                let number = s.number;
+        let ends_at = self.visitors[v.0 as usize].session.as_deref().map(|s| (s.number, s.ends_at(timeout)));
+        match ends_at {
+            Some((_, Some(end))) if now < end => {}
+            // A visitor chatting with an agent is still in the session.
+            Some((_, None)) => {}
+            Some((number, Some(end))) => {
                 self.end_session(v, number, end, sink);
+                self.start_session(v, now, sink);
             }
-            self.start_session(v, now, sink);
+            None => self.start_session(v, now, sink),
         }
         let sc = self.sc;
         let rules = &self.rules;
@@ -429,7 +431,8 @@ impl<'s> Engine<'s> {
             s.maps[i] = match m.activation {
                 Activation::Immediate => MapState::Pending { due: Due::Now, blocked: None },
                 Activation::Delay(d) => {
-                    let url = s.page.as_ref().map_or("".into(), |p| p.url.clone());
+                    // Before any pageview there is no page to stay on: due wherever the visitor is.
+                    let url = s.page.as_ref().map(|p| p.url.clone());
                     let at = now.plus(d);
                     sink.schedule(at, Timer { visitor: v, session: s.number, kind: TimerKind::DelayDue(id) });
                     MapState::Pending { due: Due::At(at, url), blocked: None }
@@ -461,6 +464,7 @@ impl<'s> Engine<'s> {
             number,
             start: now,
             last_event: now,
+            last_chat_end: None,
             end_timer: Some(now.plus(sc.settings.session_timeout)),
             events: 0,
             pageviews: 0,
@@ -478,7 +482,7 @@ impl<'s> Engine<'s> {
             rejected: [false; 3],
             last_offer: [None; 3],
             offers: 0,
-            rng: random::stream(sc.seed, "session", &vis.customer, u64::from(number)),
+            rng: random::stream(self.seed, "session", &vis.customer, u64::from(number)),
         }));
         self.active += 1;
         sink.schedule(
@@ -519,33 +523,30 @@ impl<'s> Engine<'s> {
             return;
         }
         match &timer.kind {
-            TimerKind::SessionEnd => {
-                let mut end = s.last_event.plus(self.sc.settings.session_timeout);
-                // A visitor chatting with an agent is still in the session.
-                if s.maps.iter().any(|m| matches!(m, MapState::InChat { simulated: true, .. })) {
-                    end = end.max(now.plus(self.sc.settings.session_timeout));
+            TimerKind::SessionEnd => match s.ends_at(self.sc.settings.session_timeout) {
+                // A chat is under way: its end schedules the next check.
+                None => s.end_timer = None,
+                Some(end) if now >= end => self.end_session(v, timer.session, now, sink),
+                Some(end) => {
+                    if s.end_timer != Some(end) {
+                        s.end_timer = Some(end);
+                        sink.schedule(end, Timer { visitor: v, session: s.number, kind: TimerKind::SessionEnd });
+                    }
                 }
-                if now >= end {
-                    self.end_session(v, timer.session, now, sink);
-                } else if s.end_timer != Some(end) {
-                    s.end_timer = Some(end);
-                    sink.schedule(end, Timer { visitor: v, session: s.number, kind: TimerKind::SessionEnd });
-                }
-            }
+            },
             TimerKind::DelayDue(map) => {
                 let i = map.0 as usize;
                 let MapState::Pending { due: Due::At(at, url), blocked } = &s.maps[i] else { return };
                 if *at != now {
                     return;
                 }
-                let on_page = s.page.as_ref().is_some_and(|p| p.url == *url);
+                let on_page = url.as_ref().is_none_or(|u| s.page.as_ref().is_some_and(|p| p.url == *u));
                 let blocked = *blocked;
                 if on_page {
                     s.maps[i] = MapState::Pending { due: Due::Now, blocked };
                     let local = self.clock.local(now);
                     self.gate(v, now, local, Some(*map), snapshots, sink);
-                } else {
-                    let url = url.clone();
+                } else if let Some(url) = url.clone() {
                     s.maps[i] = MapState::Pending { due: Due::OnReturn(url), blocked };
                 }
             }
@@ -579,6 +580,13 @@ impl<'s> Engine<'s> {
         if event == ChatEvent::Engaged {
             s.engaged = true;
         } else {
+            // The session lives on for `session_timeout` after the chat ends.
+            s.last_chat_end = Some(now);
+            let end = now.plus(self.sc.settings.session_timeout);
+            if s.end_timer.is_none_or(|t| t < end) {
+                s.end_timer = Some(end);
+                sink.schedule(end, Timer { visitor: chat.visitor, session: s.number, kind: TimerKind::SessionEnd });
+            }
             let i = chat.map.0 as usize;
             if matches!(s.maps[i], MapState::InChat { .. }) {
                 s.maps[i] = MapState::Done;
@@ -696,7 +704,14 @@ impl<'s> Engine<'s> {
             &mut s.rng,
         );
 
+        // Offers already made to the visitor at this instant (by an earlier event
+        // or timer of the same millisecond) count for gate 5 too.
         let mut offered_now = [false; 4];
+        for m in MediaType::ALL {
+            if let Some(slot) = media_slot(m) {
+                offered_now[media_order(m)] = s.last_offer[slot] == Some(now);
+            }
+        }
         let mut traces = Vec::new();
         for id in due {
             let m = sc.action_map(id);
@@ -768,7 +783,7 @@ impl<'s> Engine<'s> {
                     let timeout = now.plus(sc.settings.offer_timeout);
                     sink.schedule(timeout, timer(TimerKind::OfferTimeout { map: id, offer }));
                     if self.responses == Responses::Model
-                        && let Some(p) = persona_of(sc, &vis.customer)
+                        && let Some(p) = persona_of(sc, self.seed, &vis.customer)
                         && let Some((at, state)) = modelled_response(p, media, now, &mut s.rng)
                         && at < timeout
                     {
@@ -818,9 +833,9 @@ fn shuffle_ties<T, K: PartialEq>(items: &mut [T], key: impl Fn(&T) -> K, rng: &m
 
 /// The persona a visitor belongs to, drawn by share from a stream keyed by the
 /// customer id: the same in `run`, `generate` and `replay`.
-pub fn persona_of<'a>(sc: &'a Scenario, customer: &str) -> Option<&'a Persona> {
+pub fn persona_of<'a>(sc: &'a Scenario, seed: u64, customer: &str) -> Option<&'a Persona> {
     let personas = &sc.traffic.as_ref()?.personas;
-    let mut rng = random::stream(sc.seed, "persona", customer, 0);
+    let mut rng = random::stream(seed, "persona", customer, 0);
     personas.get(random::weighted(&mut rng, personas.iter().map(|p| p.share)))
 }
 

@@ -66,8 +66,9 @@ pub enum MapState {
 pub enum Due {
     /// Gated at every tracking event (and was due at some point).
     Now,
-    /// A delay running: due at that time if the visitor is still on `url`.
-    At(SimTime, Box<str>),
+    /// A delay running: due at that time if the visitor is still on `url`
+    /// (`None`: it qualified before any pageview, so any page will do).
+    At(SimTime, Option<Box<str>>),
     /// The delay expired while the visitor was elsewhere: due on return to `url`.
     OnReturn(Box<str>),
 }
@@ -87,6 +88,8 @@ pub struct Session {
     pub number: u32,
     pub start: SimTime,
     pub last_event: SimTime,
+    /// When the session's last chat ended (the session lives on after it).
+    pub last_chat_end: Option<SimTime>,
     /// The time the session-end timer is set for, if one is pending.
     pub end_timer: Option<SimTime>,
     pub events: u32,
@@ -113,4 +116,19 @@ pub struct Session {
     pub offers: u32,
     /// Tie-breaks and modelled responses, keyed by (seed, visitor, session).
     pub rng: Rng,
+}
+
+impl Session {
+    /// When inactivity ends the session: `timeout` after both the last event
+    /// and the last chat's end; `None` while a chat is queued or with an agent.
+    pub fn ends_at(&self, timeout: crate::config::model::Millis) -> Option<SimTime> {
+        if self.maps.iter().any(|m| matches!(m, MapState::InChat { simulated: true, .. })) {
+            return None;
+        }
+        let base = match self.last_chat_end {
+            Some(c) if c > self.last_event => c,
+            _ => self.last_event,
+        };
+        Some(base.plus(timeout))
+    }
 }

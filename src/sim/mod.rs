@@ -48,11 +48,19 @@ pub struct Options {
     pub availability: Vec<(WorkgroupId, Snapshot)>,
     /// Trace this visitor's events (`explain`).
     pub trace: Option<String>,
+    /// Replaces the scenario's seed (a case's seed derives from its name).
+    pub seed: Option<u64>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { responses: Responses::Model, on_invalid: OnInvalid::Stop, availability: Vec::new(), trace: None }
+        Options {
+            responses: Responses::Model,
+            on_invalid: OnInvalid::Stop,
+            availability: Vec::new(),
+            trace: None,
+            seed: None,
+        }
     }
 }
 
@@ -303,6 +311,7 @@ pub fn replay(
 /// Moves accepted chats into the contact center, and its chat events back to the engine.
 fn settle(
     sc: &Scenario,
+    seed: u64,
     engine: &mut Engine<'_>,
     cc: &mut ContactCenter<'_>,
     lp: &mut Loop<'_>,
@@ -312,11 +321,11 @@ fn settle(
         for (at, chat) in std::mem::take(&mut lp.accepted) {
             // Keyed by the chat itself, so a chat's draws do not depend on other chats.
             let key = u64::from(chat.session) << 20 | u64::from(chat.map.0);
-            let mut draw_patience = random::stream(sc.seed, "patience", &chat.customer, key);
-            let patience = persona_of(sc, &chat.customer)
+            let mut draw_patience = random::stream(seed, "patience", &chat.customer, key);
+            let patience = persona_of(sc, seed, &chat.customer)
                 .and_then(|p| p.patience.as_ref())
                 .map(|d| Millis(random::sample(d, &mut draw_patience).round() as i64));
-            let mut rng = random::stream(sc.seed, "handle", &chat.customer, key);
+            let mut rng = random::stream(seed, "handle", &chat.customer, key);
             if let Some(id) = cc.enqueue(at, chat.target, patience, &mut rng, lp) {
                 chats.insert(id, chat);
             }
@@ -357,7 +366,8 @@ pub fn run_loop(
     opts: &Options,
     out: &mut dyn Output,
 ) -> Result<Stats, StopError> {
-    let mut engine = Engine::new(sc, opts.responses);
+    let seed = opts.seed.unwrap_or(sc.seed);
+    let mut engine = Engine::new(sc, opts.responses, seed);
     if let Some(c) = &opts.trace {
         engine.trace_customer(c);
     }
@@ -405,7 +415,7 @@ pub fn run_loop(
         stats.last_time = Some(t);
         if ev_time == Some(t) {
             let Some(ev) = source.take(&engine) else {
-                settle(sc, &mut engine, &mut cc, &mut lp, &mut chats);
+                settle(sc, seed, &mut engine, &mut cc, &mut lp, &mut chats);
                 continue;
             };
             stats.first_event.get_or_insert(ev.time);
@@ -434,7 +444,7 @@ pub fn run_loop(
                 Scheduled::Cc(timer) => cc.on_timer(at, timer, &mut lp),
             }
         }
-        settle(sc, &mut engine, &mut cc, &mut lp, &mut chats);
+        settle(sc, seed, &mut engine, &mut cc, &mut lp, &mut chats);
     }
     stats.visitors = engine.visitor_count() as u64;
     stats.sessions = lp.sessions;
