@@ -16,3 +16,4 @@ pub mod random;
 pub mod report;
 pub mod sim;
 pub mod traffic;
+pub mod import;

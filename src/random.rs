@@ -4,6 +4,7 @@
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::Distribution;
 
 use crate::config::model::Dist;
 
@@ -59,10 +60,12 @@ pub fn weighted(rng: &mut Rng, weights: impl Iterator<Item = f64> + Clone) -> us
 }
 
 fn standard_normal(rng: &mut Rng) -> f64 {
-    // Box–Muller; 1 - u keeps the logarithm finite.
-    let u1 = 1.0 - unit(rng);
-    let u2 = unit(rng);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    rand_distr::StandardNormal.sample(rng)
+}
+
+/// An exponential draw of mean 1 (ziggurat: no logarithm on the common path).
+pub fn exp1(rng: &mut Rng) -> f64 {
+    rand_distr::Exp1.sample(rng)
 }
 
 /// One draw from a distribution. Durations and counts are never negative:
@@ -71,7 +74,7 @@ pub fn sample(dist: &Dist, rng: &mut Rng) -> f64 {
     match *dist {
         Dist::Const(x) => x,
         Dist::Uniform(a, b) => a + (b - a) * unit(rng),
-        Dist::Exp { mean } => -mean * (1.0 - unit(rng)).ln(),
+        Dist::Exp { mean } => mean * exp1(rng),
         Dist::LogNormal { mean, sd } => {
             // Parameters of the underlying normal from the distribution's own mean and sd.
             let s2 = (1.0 + (sd * sd) / (mean * mean)).ln();

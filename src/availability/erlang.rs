@@ -63,26 +63,33 @@ pub fn erlang_a(lambda: f64, mu: f64, theta: f64, n: u32) -> ErlangA {
     ErlangA { p_wait, p_abandon: theta * mean_queue / lambda, mean_queue }
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    Arrival,
-    Timer(u8, u64),
-}
+/// Heap payloads packed in a u64: the kind in the top two bits, a chat id below.
+const ARRIVAL: u64 = 0;
+const ABANDON: u64 = 1 << 62;
+const COMPLETE: u64 = 2 << 62;
+const SHIFTS: u64 = 3 << 62;
+const KIND: u64 = 3 << 62;
 
 struct Heap {
-    heap: BinaryHeap<Reverse<(SimTime, u64, Kind)>>,
+    heap: BinaryHeap<Reverse<(i64, u64, u64)>>,
     seq: u64,
+}
+
+impl Heap {
+    fn push(&mut self, at: SimTime, payload: u64) {
+        self.seq += 1;
+        self.heap.push(Reverse((at.0, self.seq, payload)));
+    }
 }
 
 impl CcSink for Heap {
     fn schedule(&mut self, at: SimTime, timer: CcTimer) {
-        self.seq += 1;
-        let kind = match timer {
-            CcTimer::Abandon(c) => Kind::Timer(0, c.0),
-            CcTimer::Complete(c) => Kind::Timer(1, c.0),
-            CcTimer::Shifts => Kind::Timer(2, 0),
+        let payload = match timer {
+            CcTimer::Abandon(c) => ABANDON | c.0,
+            CcTimer::Complete(c) => COMPLETE | c.0,
+            CcTimer::Shifts => SHIFTS,
         };
-        self.heap.push(Reverse((at, self.seq, kind)));
+        self.push(at, payload);
     }
     fn chat(&mut self, _: SimTime, _: CcEvent) {}
 }
@@ -107,30 +114,28 @@ pub fn simulate(
     let mut chats = random::stream(seed, "chats", "erlang", 0);
     let mean_gap = 3_600_000.0 / per_hour;
     let end = start.plus(warmup).plus(duration);
-    let next_gap = |rng: &mut random::Rng| (-(mean_gap) * (1.0 - random::unit(rng)).ln()).round() as i64;
-    h.seq += 1;
-    let first = SimTime(next_gap(&mut arrivals));
-    h.heap.push(Reverse((first, h.seq, Kind::Arrival)));
+    let next_gap = |rng: &mut random::Rng| (mean_gap * random::exp1(rng)).round() as i64;
+    h.push(SimTime(next_gap(&mut arrivals)), ARRIVAL);
     let mut counting = warmup.0 == 0;
-    while let Some(Reverse((t, _, kind))) = h.heap.pop() {
+    while let Some(Reverse((t, _, payload))) = h.heap.pop() {
+        let t = SimTime(t);
         if !counting && t >= start.plus(warmup) {
             cc.reset_stats(t);
             counting = true;
         }
-        match kind {
-            Kind::Arrival => {
+        let chat = super::ChatId(payload & !KIND);
+        match payload & KIND {
+            ARRIVAL => {
                 if t >= end {
                     continue;
                 }
                 let p = patience.map(|d| Millis(random::sample(d, &mut chats).round() as i64));
                 cc.enqueue(t, wg, p, &mut chats, &mut h);
-                h.seq += 1;
-                let next = SimTime(t.0 + next_gap(&mut arrivals));
-                h.heap.push(Reverse((next, h.seq, Kind::Arrival)));
+                h.push(SimTime(t.0 + next_gap(&mut arrivals)), ARRIVAL);
             }
-            Kind::Timer(0, c) => cc.on_timer(t, CcTimer::Abandon(super::ChatId(c)), &mut h),
-            Kind::Timer(1, c) => cc.on_timer(t, CcTimer::Complete(super::ChatId(c)), &mut h),
-            Kind::Timer(_, _) => {
+            ABANDON => cc.on_timer(t, CcTimer::Abandon(chat), &mut h),
+            COMPLETE => cc.on_timer(t, CcTimer::Complete(chat), &mut h),
+            _ => {
                 if t < end {
                     cc.on_timer(t, CcTimer::Shifts, &mut h);
                 }

@@ -10,9 +10,8 @@
 pub mod erlang;
 mod stats;
 
-use std::collections::VecDeque;
-
-use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 pub use stats::WorkgroupStats;
 
@@ -33,7 +32,8 @@ pub trait Snapshots {
     fn last(&self, wg: WorkgroupId) -> Option<&Published>;
 }
 
-/// A chat in the contact center; ids are never reused, so stale timers are harmless.
+/// A chat in the contact center: a slot and its generation, so a stale timer
+/// for a finished chat never reaches the chat that reuses the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChatId(pub u64);
 
@@ -90,6 +90,10 @@ enum Wg {
     Simulated {
         agents: Vec<Agent>,
         queue: VecDeque<ChatId>,
+        /// Agents with room for a chat, by (idle since, index): the head is the
+        /// one idle longest. Entries go stale when an agent changes; `route`
+        /// skips those, so routing costs O(log agents), not a scan.
+        free: BinaryHeap<Reverse<(SimTime, u32)>>,
     },
 }
 
@@ -99,8 +103,7 @@ pub struct ContactCenter<'s> {
     wgs: Vec<Wg>,
     last: Vec<Option<Published>>,
     /// Live chats (queued or being handled).
-    chats: FxHashMap<ChatId, Chat>,
-    next_chat: u64,
+    chats: ChatSlab,
     stats: Vec<WorkgroupStats>,
     has_shifts: bool,
 }
@@ -134,7 +137,11 @@ impl<'s> ContactCenter<'s> {
                 Some((_, s)) => Wg::Fixed(*s),
                 None => match w.fixed_availability {
                     Some(s) => Wg::Fixed(s),
-                    None => Wg::Simulated { agents: expand(&w.agents, SimTime(0)), queue: VecDeque::new() },
+                    None => Wg::Simulated {
+                        agents: expand(&w.agents, SimTime(0)),
+                        queue: VecDeque::new(),
+                        free: BinaryHeap::new(),
+                    },
                 },
             })
             .collect();
@@ -145,8 +152,7 @@ impl<'s> ContactCenter<'s> {
             clock: LocalClock::new(sc.timezone.clone()),
             wgs,
             last: vec![None; n],
-            chats: FxHashMap::default(),
-            next_chat: 0,
+            chats: ChatSlab::default(),
             stats: sc.workgroups.iter().map(WorkgroupStats::new).collect(),
             has_shifts,
         }
@@ -182,7 +188,7 @@ impl<'s> ContactCenter<'s> {
     pub fn live(&self, wg: usize) -> Snapshot {
         match &self.wgs[wg] {
             Wg::Fixed(s) => *s,
-            Wg::Simulated { agents, queue } => {
+            Wg::Simulated { agents, queue, .. } => {
                 let licensed = agents.iter().filter(|a| a.licensed && a.logged_in);
                 let logged_in = licensed.clone().count() as u32;
                 let available = licensed.filter(|a| a.chats < a.max_chats).count() as u32;
@@ -236,9 +242,7 @@ impl<'s> ContactCenter<'s> {
             return None;
         }
         let handle = Millis(random::sample(&self.sc.workgroups[i].handle_time, rng).round().max(1.0) as i64);
-        let id = ChatId(self.next_chat);
-        self.next_chat += 1;
-        self.chats.insert(id, Chat { wg: wg.0, started: now, handle, agent: None });
+        let id = self.chats.insert(Chat { wg: wg.0, started: now, handle, agent: None });
         self.stats[i].started += 1;
         if let Wg::Simulated { queue, .. } = &mut self.wgs[i] {
             queue.push_back(id);
@@ -254,12 +258,12 @@ impl<'s> ContactCenter<'s> {
         match timer {
             CcTimer::Shifts => self.shifts(now, sink),
             CcTimer::Abandon(id) => {
-                let Some(chat) = self.chats.get(&id) else { return };
+                let Some(chat) = self.chats.get_mut(id) else { return };
                 if chat.agent.is_some() {
                     return;
                 }
                 let (wg, wait) = (chat.wg as usize, now.since(chat.started));
-                self.chats.remove(&id);
+                self.chats.remove(id);
                 if let Wg::Simulated { queue, .. } = &mut self.wgs[wg] {
                     queue.retain(|c| *c != id);
                 }
@@ -267,10 +271,10 @@ impl<'s> ContactCenter<'s> {
                 sink.chat(now, CcEvent::Abandoned(id));
             }
             CcTimer::Complete(id) => {
-                let Some(chat) = self.chats.remove(&id) else { return };
+                let Some(chat) = self.chats.remove(id) else { return };
                 let wg = chat.wg as usize;
                 self.stats[wg].completed(chat.handle);
-                if let (Wg::Simulated { agents, .. }, Some(a)) = (&mut self.wgs[wg], chat.agent) {
+                if let (Wg::Simulated { agents, free, .. }, Some(a)) = (&mut self.wgs[wg], chat.agent) {
                     let agent = &mut agents[a as usize];
                     agent.chats -= 1;
                     if agent.chats == 0 {
@@ -279,6 +283,7 @@ impl<'s> ContactCenter<'s> {
                             self.stats[wg].busy_ms += now.0 - since.0;
                         }
                     }
+                    push_free(free, agents, a as usize);
                 }
                 sink.chat(now, CcEvent::Completed(id));
                 self.route(wg, now, sink);
@@ -289,15 +294,9 @@ impl<'s> ContactCenter<'s> {
     /// Gives queued chats, oldest first, to the licensed, logged-in agent with
     /// room who has been idle longest.
     fn route(&mut self, wg: usize, now: SimTime, sink: &mut dyn CcSink) {
-        let Wg::Simulated { agents, queue } = &mut self.wgs[wg] else { return };
+        let Wg::Simulated { agents, queue, free } = &mut self.wgs[wg] else { return };
         while let Some(&head) = queue.front() {
-            let best = agents
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| a.licensed && a.logged_in && a.chats < a.max_chats)
-                .min_by_key(|(i, a)| (a.idle_since, *i))
-                .map(|(i, _)| i);
-            let Some(a) = best else { break };
+            let Some(a) = pop_free(free, agents) else { break };
             queue.pop_front();
             let agent = &mut agents[a];
             agent.chats += 1;
@@ -306,7 +305,8 @@ impl<'s> ContactCenter<'s> {
             }
             // The agent is not idle while chatting: a later free slot counts from now.
             agent.idle_since = now;
-            let chat = self.chats.get_mut(&head).expect("queued chats are live");
+            push_free(free, agents, a);
+            let chat = self.chats.get_mut(head).expect("queued chats are live");
             chat.agent = Some(a as u32);
             let wait = now.since(chat.started);
             self.stats[wg].engaged(wait);
@@ -321,13 +321,15 @@ impl<'s> ContactCenter<'s> {
         let minute = self.clock.local(now).minute_of_day;
         for wg in 0..self.wgs.len() {
             let mut logged_in_any = false;
-            if let Wg::Simulated { agents, .. } = &mut self.wgs[wg] {
-                for a in agents.iter_mut() {
+            if let Wg::Simulated { agents, free, .. } = &mut self.wgs[wg] {
+                for i in 0..agents.len() {
+                    let a = &mut agents[i];
                     let on = a.shift.is_none_or(|s| s.contains(minute));
                     if on && !a.logged_in {
                         a.logged_in = true;
                         a.logged_in_since = now;
                         a.idle_since = now;
+                        push_free(free, agents, i);
                         logged_in_any = true;
                     } else if !on && a.logged_in {
                         a.logged_in = false;
@@ -351,7 +353,7 @@ impl<'s> ContactCenter<'s> {
     /// Closes the books at the end of the clock and returns per-workgroup results.
     pub fn finish(&mut self, now: SimTime) -> Vec<WorkgroupStats> {
         for wg in 0..self.wgs.len() {
-            if let Wg::Simulated { agents, queue } = &mut self.wgs[wg] {
+            if let Wg::Simulated { agents, queue, .. } = &mut self.wgs[wg] {
                 for a in agents.iter_mut() {
                     if a.logged_in && a.licensed {
                         self.stats[wg].logged_in_ms += now.0 - a.logged_in_since.0;
@@ -388,12 +390,84 @@ impl<'s> ContactCenter<'s> {
 
     /// Whether any chat is still waiting or being handled.
     pub fn busy(&self) -> bool {
-        !self.chats.is_empty()
+        self.chats.live > 0
     }
 }
 
 impl Snapshots for ContactCenter<'_> {
     fn last(&self, wg: WorkgroupId) -> Option<&Published> {
         self.last.get(wg.0 as usize).and_then(Option::as_ref)
+    }
+}
+
+/// Whether an agent can take a chat now.
+fn has_room(a: &Agent) -> bool {
+    a.licensed && a.logged_in && a.chats < a.max_chats
+}
+
+/// Lists an agent as free (if it is) under its current idle time.
+fn push_free(free: &mut BinaryHeap<Reverse<(SimTime, u32)>>, agents: &[Agent], i: usize) {
+    if has_room(&agents[i]) {
+        free.push(Reverse((agents[i].idle_since, i as u32)));
+    }
+}
+
+/// The free agent idle longest (ties: the lower index), skipping stale entries.
+fn pop_free(free: &mut BinaryHeap<Reverse<(SimTime, u32)>>, agents: &[Agent]) -> Option<usize> {
+    while let Some(Reverse((since, i))) = free.pop() {
+        let a = &agents[i as usize];
+        if has_room(a) && a.idle_since == since {
+            return Some(i as usize);
+        }
+    }
+    None
+}
+
+/// Live chats in reusable slots; memory follows the chats under way, not the run.
+#[derive(Debug, Default)]
+struct ChatSlab {
+    slots: Vec<(u32, Option<Chat>)>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl ChatSlab {
+    fn insert(&mut self, chat: Chat) -> ChatId {
+        self.live += 1;
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push((0, None));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.0 = slot.0.wrapping_add(1);
+        slot.1 = Some(chat);
+        ChatId(u64::from(slot.0) << 32 | u64::from(index))
+    }
+
+    fn split(id: ChatId) -> (u32, usize) {
+        ((id.0 >> 32) as u32, (id.0 & 0xffff_ffff) as usize)
+    }
+
+    fn get_mut(&mut self, id: ChatId) -> Option<&mut Chat> {
+        let (generation, index) = Self::split(id);
+        match self.slots.get_mut(index) {
+            Some((g, Some(chat))) if *g == generation => Some(chat),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, id: ChatId) -> Option<Chat> {
+        let (generation, index) = Self::split(id);
+        match self.slots.get_mut(index) {
+            Some((g, slot @ Some(_))) if *g == generation => {
+                self.live -= 1;
+                self.free.push(index as u32);
+                slot.take()
+            }
+            _ => None,
+        }
     }
 }

@@ -229,10 +229,7 @@ impl BoolNode {
             BoolNode::StrCmpConst { lhs, negated, rhs } => match lhs.field_or_dyn(ctx) {
                 Ok(Some(v)) => str_eq(v, rhs) != *negated,
                 Ok(None) => false,
-                Err(()) => match lhs.eval(ctx) {
-                    Some(v) => str_eq(&v, rhs) != *negated,
-                    None => false,
-                },
+                Err(()) => lhs.with_str(ctx, |v| str_eq(v, rhs) != *negated).unwrap_or(false),
             },
             BoolNode::StrCmp { lhs, negated, rhs } => match (lhs.eval(ctx), rhs.eval(ctx)) {
                 (Some(a), Some(b)) => (a == b) != *negated,
@@ -246,7 +243,7 @@ impl BoolNode {
                 let r = match lhs.field_or_dyn(ctx) {
                     Ok(Some(v)) => test.eval(v, ctx),
                     Ok(None) => None,
-                    Err(()) => lhs.eval(ctx).and_then(|v| test.eval(&v, ctx)),
+                    Err(()) => lhs.with_str(ctx, |v| test.eval(v, ctx)).flatten(),
                 };
                 // Missing on either side: false, for the negated forms too.
                 r.is_some_and(|r| r != *negated)
@@ -301,8 +298,14 @@ impl StrTest {
     fn eval<C: Context + ?Sized>(&self, s: &str, ctx: &C) -> Option<bool> {
         Some(match self {
             StrTest::Contains(n) => s.contains(&*n.eval(ctx)?),
-            StrTest::StartsWith(n) => s.starts_with(&*n.eval(ctx)?),
-            StrTest::EndsWith(n) => s.ends_with(&*n.eval(ctx)?),
+            StrTest::StartsWith(n) => {
+                let p = n.eval(ctx)?;
+                s.len() >= p.len() && bytes_eq(&s.as_bytes()[..p.len()], p.as_bytes())
+            }
+            StrTest::EndsWith(n) => {
+                let p = n.eval(ctx)?;
+                s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
+            }
             StrTest::Matches(re) => re.is_match(s),
             StrTest::In(items) => items.iter().any(|i| str_eq(s, i)),
             StrTest::ContainsAny(items) => items.iter().any(|i| s.contains(&**i)),
@@ -346,7 +349,11 @@ impl NumNode {
 /// event names, categories): equal lengths, then two overlapping machine words.
 #[inline(always)]
 fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && if a.len() <= 16 { short_key(a) == short_key(b) } else { a == b }
 }
 
@@ -371,6 +378,30 @@ fn short_key(b: &[u8]) -> (u64, u64) {
 }
 
 impl StrNode {
+    /// Calls `f` with the text, without allocating for `lower(...)` of a short
+    /// ASCII text (the usual page title or URL): it is lowered in a stack buffer.
+    #[inline]
+    fn with_str<'c, C: Context + ?Sized, R>(&'c self, ctx: &'c C, f: impl FnOnce(&str) -> R) -> Option<R> {
+        const BUF: usize = 256;
+        match self {
+            StrNode::Lower(inner) => {
+                let s = inner.eval(ctx)?;
+                if s.is_ascii() && s.len() <= BUF {
+                    let mut buf = [0u8; BUF];
+                    let lowered = &mut buf[..s.len()];
+                    lowered.copy_from_slice(s.as_bytes());
+                    lowered.make_ascii_lowercase();
+                    Some(f(std::str::from_utf8(lowered).expect("lower-cased ASCII is UTF-8")))
+                } else if s.chars().any(char::is_uppercase) {
+                    Some(f(&s.to_lowercase()))
+                } else {
+                    Some(f(&s))
+                }
+            }
+            other => Some(f(&other.eval(ctx)?)),
+        }
+    }
+
     /// A field or attribute read without building a `Cow`: `Err` for the other
     /// nodes, which go through `eval`.
     #[inline(always)]

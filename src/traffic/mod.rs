@@ -130,7 +130,7 @@ impl<'s> Generator<'s> {
             let rate = self.rate_at(t);
             let hour_end = SimTime(self.start.0 + ((t.0 - self.start.0).div_euclid(3_600_000) + 1) * 3_600_000);
             if rate > 0.0 {
-                let gap = -(1.0 - random::unit(&mut self.arrivals)).ln() / rate;
+                let gap = random::exp1(&mut self.arrivals) / rate;
                 let at = t.0 as f64 + gap;
                 if at < hour_end.0 as f64 {
                     let at = SimTime(at.round() as i64);
