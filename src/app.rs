@@ -498,3 +498,87 @@ fn check_expectations(sc: &config::Scenario) -> Vec<(String, Option<String>)> {
 fn fmt_metric(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v:.4}") }
 }
+
+/// Options of `pesim sweep`.
+pub struct SweepArgs {
+    pub file: PathBuf,
+    /// `KEY=V1,V2,...`, each varying one scenario value.
+    pub sets: Vec<String>,
+    pub runs: u64,
+    pub threads: Option<usize>,
+    /// `(I, N)`: run the I-th of N contiguous slices of the rows (0-based).
+    pub shard: Option<(u64, u64)>,
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// Parses `I/N` for `--shard`.
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (i, n) = text.split_once('/').ok_or("write the shard as I/N, e.g. 0/4")?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| format!("`{i}` is not a whole number"))?,
+        n.trim().parse().map_err(|_| format!("`{n}` is not a whole number"))?,
+    );
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: I must be in 0..N (0-based), N at least 1"));
+    }
+    Ok((i, n))
+}
+
+/// `pesim sweep`: the cross product of settings × seeds, in parallel, one row per run.
+pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std::io::Result<i32> {
+    use rayon::prelude::*;
+    let axes = match crate::sweep::parse_axes(&args.sets) {
+        Ok(a) => a,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(exit::USAGE);
+        }
+    };
+    let plan = crate::sweep::Plan::new(axes, args.runs.max(1));
+    // Check every combination before running any: a typo in the last value
+    // should not surface after an hour of runs.
+    let base = match load_for_run(err, &RunArgs { file: args.file.clone(), out: None, seed: None, sets: vec![], quiet: true })? {
+        Some(sc) => sc,
+        None => return Ok(exit::FAILED),
+    };
+    for combo in plan.combinations() {
+        let loaded = config::load_with(&args.file, None, &combo);
+        if loaded.diagnostics.has_errors() || loaded.scenario.is_none() {
+            writeln!(err, "with {}:", combo.join(" "))?;
+            print_diagnostics(err, &args.file, &loaded)?;
+            return Ok(exit::FAILED);
+        }
+    }
+    let rows = plan.rows(base.seed);
+    let slice = match args.shard {
+        Some((i, n)) => crate::sweep::shard_range(rows.len(), i, n),
+        None => 0..rows.len(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build().map_err(std::io::Error::other)?;
+    let started = std::time::Instant::now();
+    let results: Vec<crate::sweep::RowResult> = pool.install(|| {
+        rows[slice.clone()].par_iter().map(|row| crate::sweep::run_row(&args.file, row)).collect()
+    });
+    let dir = args.out.clone().unwrap_or_else(|| Path::new("out").join(format!("{}-sweep", base.name)));
+    std::fs::create_dir_all(&dir)?;
+    let header = args.shard.is_none_or(|(i, _)| i == 0);
+    let (csv, jsonl) = crate::sweep::render(&base, &plan, &results, header);
+    std::fs::write(dir.join("sweep.csv"), csv)?;
+    std::fs::write(dir.join("sweep.jsonl"), jsonl)?;
+    let failed = results.iter().filter(|r| r.error.is_some()).count();
+    if !args.quiet {
+        writeln!(
+            out,
+            "{} runs ({} settings × {} seeds{}) in {:.1}s, {} failed\nwrote {}/{{sweep.csv,sweep.jsonl}}",
+            results.len(),
+            plan.combinations().len(),
+            plan.runs,
+            args.shard.map_or(String::new(), |(i, n)| format!(", shard {i}/{n} of {} rows", rows.len())),
+            started.elapsed().as_secs_f64(),
+            failed,
+            dir.display()
+        )?;
+    }
+    Ok(if failed > 0 { exit::FAILED } else { exit::OK })
+}

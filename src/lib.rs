@@ -17,3 +17,4 @@ pub mod report;
 pub mod sim;
 pub mod traffic;
 pub mod import;
+pub mod sweep;

@@ -70,6 +70,33 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Run the cross product of settings (and N seeds each) in parallel; one row per run.
+    #[command(
+        after_help = "Example:\n  pesim sweep scenarios/shop.yaml --set pureconnect.pacing_rate_ms=3000,5000 \\\n    \
+        --set workgroups.sales.agents.0.count=2,4,6 --runs 5 --out out/pacing-sweep\n\n\
+        Writes DIR/sweep.csv and DIR/sweep.jsonl. With --shard I/N (0-based) only the I-th of N\n\
+        contiguous slices runs; the shards' CSVs, concatenated in order, equal the whole sweep's."
+    )]
+    Sweep {
+        file: PathBuf,
+        /// KEY=V1,V2,... (repeatable); the first varies slowest.
+        #[arg(long = "set", value_name = "KEY=V1,V2,...", required = true)]
+        sets: Vec<String>,
+        /// Seeds per combination: the scenario's seed, +1, +2, ...
+        #[arg(long, default_value_t = 1)]
+        runs: u64,
+        /// Worker threads (default: every core); rows are identical for any value.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Run the I-th of N slices (0-based), e.g. 0/4.
+        #[arg(long, value_name = "I/N", value_parser = app::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Output folder (default: out/NAME-sweep).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Feed recorded tracking events through a scenario's rules and availability model.
     #[command(
         after_help = "Example:\n  pesim replay scenarios/shop.yaml --events tests/events/shop_journeys.jsonl --out out/replay\n\n\
@@ -135,6 +162,10 @@ fn main() -> ExitCode {
             }
             let args = app::RunArgs { file, out: dir, seed, sets, quiet };
             app::run(&mut out, &mut err, &args)
+        }
+        Command::Sweep { file, sets, runs, threads, shard, out: dir, quiet } => {
+            let args = app::SweepArgs { file, sets, runs, threads, shard, out: dir, quiet };
+            app::sweep(&mut out, &mut err, &args)
         }
         Command::Generate { file, out: path, seed, sets } => {
             let args = app::RunArgs { file, out: path, seed, sets, quiet: true };

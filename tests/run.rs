@@ -51,10 +51,23 @@ fn generate_then_replay_equals_run() {
     pesim(&["run", "scenarios/shop.yaml", "--quiet", "--seed", "5", "--out", run.to_str().unwrap()]);
     pesim(&["generate", "scenarios/shop.yaml", "--seed", "5", "--out", events.to_str().unwrap()]);
     // Replay reads the scenario's own seed: give it the same one through a copy.
-    let scenario = std::fs::read_to_string("scenarios/shop.yaml").unwrap().replace("seed: 42", "seed: 5");
-    let copy = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(".seed5-shop.yaml");
+    // (in a temp folder, its include made absolute, so no other test sees the copy).
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let scenario = std::fs::read_to_string(scenarios.join("shop.yaml"))
+        .unwrap()
+        .replace("seed: 42", "seed: 5")
+        .replace("include: [common/", &format!("include: [{}/common/", scenarios.display()));
+    let copy = temp("seed5-shop.yaml");
     std::fs::write(&copy, scenario).unwrap();
-    pesim(&["replay", copy.to_str().unwrap(), "--events", events.to_str().unwrap(), "--quiet", "--out", replay.to_str().unwrap()]);
+    pesim(&[
+        "replay",
+        copy.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        replay.to_str().unwrap(),
+    ]);
     let _ = std::fs::remove_file(&copy);
     for file in ["decisions.jsonl", "availability.jsonl"] {
         assert!(read(&run, file) == read(&replay, file), "{file}: replay of generate differs from run");
@@ -90,9 +103,8 @@ fn generator_matches_the_specified_traffic() {
     let mut totals = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let seeds = 5;
     for seed in 0..seeds {
-        let mut sc_seeded = load_file(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/traffic/stats.yaml")))
-            .scenario
-            .unwrap();
+        let mut sc_seeded =
+            load_file(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/traffic/stats.yaml"))).scenario.unwrap();
         sc_seeded.seed = seed;
         let mut collect = Collect::new(&sc_seeded);
         let stats = simulate(&sc_seeded, &Options::default(), &mut collect, None).expect("has traffic");
