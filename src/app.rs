@@ -538,7 +538,10 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
     let plan = crate::sweep::Plan::new(axes, args.runs.max(1));
     // Check every combination before running any: a typo in the last value
     // should not surface after an hour of runs.
-    let base = match load_for_run(err, &RunArgs { file: args.file.clone(), out: None, seed: None, sets: vec![], quiet: true })? {
+    let base = match load_for_run(
+        err,
+        &RunArgs { file: args.file.clone(), out: None, seed: None, sets: vec![], quiet: true },
+    )? {
         Some(sc) => sc,
         None => return Ok(exit::FAILED),
     };
@@ -555,11 +558,13 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
         Some((i, n)) => crate::sweep::shard_range(rows.len(), i, n),
         None => 0..rows.len(),
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build().map_err(std::io::Error::other)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .map_err(std::io::Error::other)?;
     let started = std::time::Instant::now();
-    let results: Vec<crate::sweep::RowResult> = pool.install(|| {
-        rows[slice.clone()].par_iter().map(|row| crate::sweep::run_row(&args.file, row)).collect()
-    });
+    let results: Vec<crate::sweep::RowResult> =
+        pool.install(|| rows[slice.clone()].par_iter().map(|row| crate::sweep::run_row(&args.file, row)).collect());
     let dir = args.out.clone().unwrap_or_else(|| Path::new("out").join(format!("{}-sweep", base.name)));
     std::fs::create_dir_all(&dir)?;
     let header = args.shard.is_none_or(|(i, _)| i == 0);
@@ -581,4 +586,215 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
         )?;
     }
     Ok(if failed > 0 { exit::FAILED } else { exit::OK })
+}
+
+/// Options of `pesim train`.
+pub struct TrainArgs {
+    pub file: PathBuf,
+    pub outcome: String,
+    pub sessions: u64,
+    /// `NAME=EXPR` features replacing the outcome's own.
+    pub features: Vec<String>,
+    pub events: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub lambda: f64,
+    pub write: bool,
+}
+
+/// `pesim train`: fits the outcome's predictor on simulated (or recorded) sessions.
+pub fn train(out: &mut dyn Write, err: &mut dyn Write, args: &TrainArgs) -> std::io::Result<i32> {
+    use crate::train;
+    let Some(base) = load_valid(err, &args.file)? else { return Ok(exit::FAILED) };
+    let Some(outcome) = base.outcomes.iter().position(|o| o.id == args.outcome) else {
+        let ids: Vec<&str> = base.outcomes.iter().map(|o| o.id.as_str()).collect();
+        writeln!(err, "error: no outcome `{}` in {}", args.outcome, args.file.display())?;
+        writeln!(err, "  help: the outcomes are: {}", ids.join(", "))?;
+        return Ok(exit::USAGE);
+    };
+    // Train on journeys without any action: the model predicts the visitor, not our offers.
+    let mut sets: Vec<String> = base.action_maps.iter().map(|m| format!("action_maps.{}.active=false", m.id)).collect();
+    if !args.features.is_empty() {
+        let mut features = Vec::new();
+        let mut weights = Vec::new();
+        for f in &args.features {
+            let Some((name, expr)) = f.split_once('=') else {
+                writeln!(err, "error: `--feature {f}` needs NAME=EXPR, e.g. pages=session.pageviews")?;
+                return Ok(exit::USAGE);
+            };
+            let quoted = serde_json::to_string(expr.trim()).map_err(std::io::Error::other)?;
+            features.push(format!("{}: {quoted}", name.trim()));
+            weights.push(format!("{}: 0", name.trim()));
+        }
+        sets.push(format!(
+            "outcomes.{}.predictor={{features: {{{}}}, weights: {{{}}}}}",
+            args.outcome,
+            features.join(", "),
+            weights.join(", ")
+        ));
+    } else if base.outcomes[outcome].predictor.is_none() {
+        writeln!(err, "error: outcome `{}` has no predictor to train", args.outcome)?;
+        writeln!(
+            err,
+            "  help: give features, e.g. --feature pages=session.pageviews --feature cart='segment(\"cart\")'"
+        )?;
+        return Ok(exit::USAGE);
+    }
+    // Enough simulated time for about the sessions asked for.
+    if args.events.is_none() {
+        let Some(traffic) = &base.traffic else {
+            writeln!(err, "error: {} has no `traffic`: give recorded sessions with --events", args.file.display())?;
+            return Ok(exit::FAILED);
+        };
+        let mean_profile = if traffic.profile.is_empty() {
+            1.0
+        } else {
+            traffic.profile.iter().sum::<f64>() / traffic.profile.len() as f64
+        };
+        let hours = args.sessions as f64 / (traffic.per_hour * mean_profile).max(1e-9);
+        sets.push(format!("duration={}s", (hours * 3600.0).ceil().max(60.0) as u64));
+    }
+    let loaded = config::load_with(&args.file, None, &sets);
+    let Some(mut sc) = loaded.scenario.filter(|_| !loaded.diagnostics.has_errors()) else {
+        print_diagnostics(err, &args.file, &config::load_with(&args.file, None, &sets))?;
+        return Ok(exit::FAILED);
+    };
+    if let Some(seed) = args.seed {
+        sc.seed = seed;
+    }
+    let opts = crate::sim::Options {
+        record_features: Some(crate::dsl::OutcomeId(outcome as u32)),
+        responses: crate::engine::Responses::Recorded,
+        ..Default::default()
+    };
+    let mut collector = train::Collector::new(outcome);
+    match &args.events {
+        Some(path) => {
+            let input = match open_events(path) {
+                Ok(i) => i,
+                Err(e) => {
+                    writeln!(err, "error: cannot read {}: {e}", path.display())?;
+                    return Ok(exit::FAILED);
+                }
+            };
+            let mut reader = crate::events::EventReader::new(&sc, input);
+            let result = {
+                let mut iter = std::iter::from_fn(|| reader.next_event());
+                crate::sim::replay(&sc, &mut iter, &opts, &mut collector)
+            };
+            if let Err(stop) = result {
+                write!(err, "{}", render_line_error(path, stop.line, reader.line_text(), &stop.error))?;
+                return Ok(exit::FAILED);
+            }
+        }
+        None => {
+            crate::sim::simulate(&sc, &opts, &mut collector, None);
+        }
+    }
+    let predictor = sc.outcomes[outcome].predictor.as_ref().expect("set above or in the file");
+    let names: Vec<&str> = predictor.features.iter().map(|f| f.name.as_str()).collect();
+    let (test, training): (Vec<train::Session>, Vec<train::Session>) =
+        collector.sessions.iter().cloned().partition(|s| train::held_out(&s.key));
+    let achieved = training.iter().filter(|s| s.achieved).count();
+    if training.is_empty() || achieved == 0 || achieved == training.len() {
+        writeln!(
+            err,
+            "error: {} training sessions, {} achieved `{}`: both outcomes are needed to fit a model",
+            training.len(),
+            achieved,
+            args.outcome
+        )?;
+        return Ok(exit::FAILED);
+    }
+    let model = train::fit(&training, names.len(), args.lambda);
+    let cuts = train::quantile_cuts(&model, &collector.sessions);
+    let mut event_scores: Vec<(f64, bool)> =
+        test.iter().flat_map(|s| s.events.iter().map(|x| (model.probability(x), s.achieved))).collect();
+    let mut session_scores: Vec<(f64, bool)> =
+        test.iter().map(|s| (train::session_max(&model, s), s.achieved)).collect();
+    let fmt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+    writeln!(
+        err,
+        "trained `{}` on {} sessions ({} achieved), held out {}: AUC {} per event, {} per session (max probability), log-loss {}",
+        args.outcome,
+        training.len(),
+        achieved,
+        test.len(),
+        fmt(train::auc(&mut event_scores)),
+        fmt(train::auc(&mut session_scores)),
+        fmt(train::log_loss(&model, &test)),
+    )?;
+    let block = predictor_block(predictor, &model, &cuts);
+    if args.write {
+        match write_predictor(&args.file, &args.outcome, &block) {
+            Ok(()) => writeln!(err, "wrote the predictor of `{}` into {}", args.outcome, args.file.display())?,
+            Err(why) => {
+                writeln!(err, "error: cannot write into {}: {why}", args.file.display())?;
+                return Ok(exit::FAILED);
+            }
+        }
+    } else {
+        write!(out, "{block}")?;
+    }
+    Ok(exit::OK)
+}
+
+/// The `predictor:` block, ready to paste under the outcome.
+fn predictor_block(p: &config::model::Predictor, model: &crate::train::Model, cuts: &[f64]) -> String {
+    let mut s = String::from("predictor:\n  features:\n");
+    for f in &p.features {
+        s.push_str(&format!("    {}: {}\n", f.name, serde_json::Value::String(f.text.clone())));
+    }
+    s.push_str("  weights:\n");
+    for (f, w) in p.features.iter().zip(&model.weights) {
+        s.push_str(&format!("    {}: {:.6}\n", f.name, w));
+    }
+    s.push_str(&format!("  bias: {:.6}\n", model.bias));
+    let cuts: Vec<String> = cuts.iter().map(|c| format!("{c:.6}")).collect();
+    s.push_str(&format!("  quantiles: [{}]\n", cuts.join(", ")));
+    s
+}
+
+/// Puts `block` under the outcome `id` of `file`, replacing its predictor if it
+/// has one; the rest of the file (comments included) is kept as it is.
+fn write_predictor(file: &Path, id: &str, block: &str) -> Result<(), String> {
+    use config::yaml::{self, NodeKind};
+    let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+    let root = yaml::parse(crate::diag::FileId(0), &text).map_err(|d| d.message)?;
+    let find = |node: &yaml::Node, key: &str| match &node.kind {
+        NodeKind::Map(pairs) => pairs.iter().find(|(k, _)| k.as_scalar() == Some(key)).cloned(),
+        _ => None,
+    };
+    let (_, outcomes) = find(&root, "outcomes").ok_or("the outcome is not in this file (an include?)")?;
+    let NodeKind::Seq(items) = &outcomes.kind else { return Err("`outcomes` is not a list".into()) };
+    let item = items
+        .iter()
+        .find(|i| find(i, "id").is_some_and(|(_, v)| v.as_scalar() == Some(id)))
+        .ok_or("the outcome is not in this file (an include?)")?;
+    let NodeKind::Map(pairs) = &item.kind else { return Err("the outcome is not a mapping".into()) };
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+    let first_key = &pairs.first().ok_or("the outcome is empty")?.0;
+    if text[line_start(first_key.span.start)..first_key.span.start].contains('{') {
+        return Err("the outcome is written as a flow mapping `{...}`; paste the printed block instead".into());
+    }
+    let indent = " ".repeat(first_key.span.start - line_start(first_key.span.start));
+    let indented: String = block.lines().map(|l| format!("{indent}{l}\n")).collect();
+    let (start, end) = match pairs.iter().find(|(k, _)| k.as_scalar() == Some("predictor")) {
+        Some((k, v)) => (line_start(k.span.start), line_end(v.span.end.saturating_sub(1).max(k.span.start))),
+        None => {
+            let last = pairs.last().expect("not empty").1.span.end;
+            let at = line_end(last.saturating_sub(1));
+            (at, at)
+        }
+    };
+    let mut new_text = String::with_capacity(text.len() + indented.len());
+    new_text.push_str(&text[..start]);
+    new_text.push_str(&indented);
+    new_text.push_str(&text[end..]);
+    // Never write a file that no longer loads.
+    let check = config::load_with(file, Some(&new_text), &[]);
+    if check.diagnostics.has_errors() {
+        return Err("the edited file would not load; paste the printed block instead".into());
+    }
+    std::fs::write(file, new_text).map_err(|e| e.to_string())
 }

@@ -18,3 +18,4 @@ pub mod sim;
 pub mod traffic;
 pub mod import;
 pub mod sweep;
+pub mod train;

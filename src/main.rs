@@ -97,6 +97,34 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Fit an outcome predictor on simulated (or recorded) sessions and print its block.
+    #[command(after_help = "Example:\n  pesim train scenarios/shop.yaml --outcome purchase --sessions 20000 \\\n    \
+        --feature pages=session.pageviews --feature cart='segment(\"cart_visitor\")'\n\n\
+        Prints the `predictor:` block with weights and 101 quantile cut points (or --write puts it\n\
+        into the file), and reports AUC and log-loss on a held-out fifth of the sessions.")]
+    Train {
+        file: PathBuf,
+        /// The outcome to predict.
+        #[arg(long)]
+        outcome: String,
+        /// About how many sessions to simulate.
+        #[arg(long, default_value_t = 20_000)]
+        sessions: u64,
+        /// NAME=EXPR features replacing the outcome's own (repeatable).
+        #[arg(long = "feature", value_name = "NAME=EXPR")]
+        features: Vec<String>,
+        /// Train on recorded events instead of simulated traffic.
+        #[arg(long, value_name = "EVENTS.jsonl")]
+        events: Option<PathBuf>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// L2 penalty on the (standardised) weights.
+        #[arg(long, default_value_t = 0.01)]
+        lambda: f64,
+        /// Write the block into the scenario file instead of printing it.
+        #[arg(long)]
+        write: bool,
+    },
     /// Feed recorded tracking events through a scenario's rules and availability model.
     #[command(
         after_help = "Example:\n  pesim replay scenarios/shop.yaml --events tests/events/shop_journeys.jsonl --out out/replay\n\n\
@@ -166,6 +194,10 @@ fn main() -> ExitCode {
         Command::Sweep { file, sets, runs, threads, shard, out: dir, quiet } => {
             let args = app::SweepArgs { file, sets, runs, threads, shard, out: dir, quiet };
             app::sweep(&mut out, &mut err, &args)
+        }
+        Command::Train { file, outcome, sessions, features, events, seed, lambda, write } => {
+            let args = app::TrainArgs { file, outcome, sessions, features, events, seed, lambda, write };
+            app::train(&mut out, &mut err, &args)
         }
         Command::Generate { file, out: path, seed, sets } => {
             let args = app::RunArgs { file, out: path, seed, sets, quiet: true };

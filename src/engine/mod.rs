@@ -67,18 +67,21 @@ pub struct ChatRequest {
 pub trait Sink {
     fn decision(&mut self, d: Decision);
     fn schedule(&mut self, at: SimTime, timer: Timer);
-    /// An accepted chat entered a workgroup's queue. Returns whether the
-    /// workgroup is simulated (a fixed, what-if workgroup takes it no further).
-    fn chat_started(&mut self, _at: SimTime, _chat: ChatRequest) -> bool {
-        false
-    }
+    /// An accepted chat is to enter its workgroup's queue (a fixed, what-if
+    /// workgroup takes it no further).
+    fn chat_started(&mut self, _at: SimTime, _chat: ChatRequest) {}
     /// A session ended (for per-session statistics).
     fn session_ended(&mut self, _end: &SessionEnd) {}
+    /// The predictor features of the recorded outcome at an event before it
+    /// was achieved (`pesim train`), in the predictor's feature order.
+    fn features(&mut self, _customer: &Arc<str>, _session: u32, _values: &[f64]) {}
 }
 
 /// What a finished session achieved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionEnd {
+    pub customer: Arc<str>,
+    pub session: u32,
     pub at: SimTime,
     /// A chat of the session reached an agent.
     pub engaged: bool,
@@ -126,6 +129,8 @@ pub struct Engine<'s> {
     active: usize,
     trace_visitor: Option<VisitorId>,
     trace: Option<Trace>,
+    /// Report this outcome's predictor features at every event (`pesim train`).
+    pub record_features: Option<OutcomeId>,
 }
 
 impl<'s> Engine<'s> {
@@ -141,6 +146,7 @@ impl<'s> Engine<'s> {
             active: 0,
             trace_visitor: None,
             trace: None,
+            record_features: None,
         }
     }
 
@@ -280,10 +286,8 @@ impl<'s> Engine<'s> {
         let timeout = self.sc.settings.session_timeout;
         let ends_at = self.visitors[v.0 as usize].session.as_deref().map(|s| (s.number, s.ends_at(timeout)));
         match ends_at {
-            Some((_, Some(end))) if now < end => {}
-            // A visitor chatting with an agent is still in the session.
-            Some((_, None)) => {}
-            Some((number, Some(end))) => {
+            Some((_, end)) if now < end => {}
+            Some((number, end)) => {
                 self.end_session(v, number, end, sink);
                 self.start_session(v, now, sink);
             }
@@ -402,6 +406,14 @@ impl<'s> Engine<'s> {
                 },
             };
         }
+        if let Some(o) = self.record_features
+            && !s.outcomes[o.0 as usize]
+            && let Some(p) = &sc.outcomes[o.0 as usize].predictor
+        {
+            let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
+            let values: Vec<f64> = p.features.iter().map(|f| f.node.eval(&ctx).unwrap_or(0.0)).collect();
+            sink.features(&customer, s.number, &values);
+        }
         // 6. Qualification.
         let mut trace_triggers = Vec::new();
         for (i, m) in sc.action_maps.iter().enumerate() {
@@ -464,7 +476,6 @@ impl<'s> Engine<'s> {
             number,
             start: now,
             last_event: now,
-            last_chat_end: None,
             end_timer: Some(now.plus(sc.settings.session_timeout)),
             events: 0,
             pageviews: 0,
@@ -497,7 +508,13 @@ impl<'s> Engine<'s> {
         let Some(s) = vis.session.take() else { return };
         debug_assert_eq!(s.number, number);
         self.active -= 1;
-        sink.session_ended(&SessionEnd { at, engaged: s.engaged, outcomes: s.outcomes.to_vec() });
+        sink.session_ended(&SessionEnd {
+            customer: vis.customer.clone(),
+            session: number,
+            at,
+            engaged: s.engaged,
+            outcomes: s.outcomes.to_vec(),
+        });
         for (i, m) in s.maps.iter().enumerate() {
             if let MapState::Offered { target, .. } = m {
                 sink.decision(Decision {
@@ -524,10 +541,8 @@ impl<'s> Engine<'s> {
         }
         match &timer.kind {
             TimerKind::SessionEnd => match s.ends_at(self.sc.settings.session_timeout) {
-                // A chat is under way: its end schedules the next check.
-                None => s.end_timer = None,
-                Some(end) if now >= end => self.end_session(v, timer.session, now, sink),
-                Some(end) => {
+                end if now >= end => self.end_session(v, timer.session, now, sink),
+                end => {
                     if s.end_timer != Some(end) {
                         s.end_timer = Some(end);
                         sink.schedule(end, Timer { visitor: v, session: s.number, kind: TimerKind::SessionEnd });
@@ -580,13 +595,6 @@ impl<'s> Engine<'s> {
         if event == ChatEvent::Engaged {
             s.engaged = true;
         } else {
-            // The session lives on for `session_timeout` after the chat ends.
-            s.last_chat_end = Some(now);
-            let end = now.plus(self.sc.settings.session_timeout);
-            if s.end_timer.is_none_or(|t| t < end) {
-                s.end_timer = Some(end);
-                sink.schedule(end, Timer { visitor: chat.visitor, session: s.number, kind: TimerKind::SessionEnd });
-            }
             let i = chat.map.0 as usize;
             if matches!(s.maps[i], MapState::InChat { .. }) {
                 s.maps[i] = MapState::Done;
@@ -651,11 +659,11 @@ impl<'s> Engine<'s> {
             && let Some(target) = target
         {
             record(sink, ActionState::Started);
-            let simulated = sink.chat_started(
+            sink.chat_started(
                 now,
                 ChatRequest { visitor: v, customer: vis.customer.clone(), session: s.number, map, target },
             );
-            s.maps[i] = MapState::InChat { target, simulated };
+            s.maps[i] = MapState::InChat { target };
             return;
         }
         s.maps[i] = MapState::Done;
@@ -876,4 +884,73 @@ pub fn quantile_of(cuts: &[f64], p: f64) -> Option<f64> {
     let (lo, hi) = (cuts[k], cuts[k + 1]);
     let frac = if hi > lo { (p - lo) / (hi - lo) } else { 0.0 };
     Some((k as f64 + frac) / (n - 1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_between_cut_points() {
+        let cuts = [0.0, 0.1, 0.2, 0.4, 0.8];
+        // Four intervals: each covers a quarter of past sessions.
+        assert_eq!(quantile_of(&cuts, -0.5), Some(0.0));
+        assert_eq!(quantile_of(&cuts, 0.1), Some(0.25));
+        assert_eq!(quantile_of(&cuts, 0.15), Some(0.375));
+        assert_eq!(quantile_of(&cuts, 0.6), Some(0.875));
+        assert_eq!(quantile_of(&cuts, 0.9), Some(1.0));
+        assert_eq!(quantile_of(&[0.5], 0.6), None);
+    }
+
+    #[test]
+    fn session_maxima_never_decrease_and_reset_with_a_new_session() {
+        let text = r#"
+name: scores
+start: 2026-03-02T10:00:00Z
+settings: {session_timeout: 1m}
+outcomes:
+  - id: buy
+    achieved_when: page.url contains "/done"
+    predictor:
+      features: {checkout: page.url contains "/checkout"}
+      weights: {checkout: 3.0}
+      bias: -2.0
+      quantiles: [0.0, 0.1, 0.5, 0.9, 1.0]
+"#;
+        let loaded = crate::config::load_str("scores.yaml", text);
+        let sc = loaded.scenario.expect("valid");
+        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
+        let cc = crate::availability::ContactCenter::new(&sc, &[]);
+        struct Nothing;
+        impl Sink for Nothing {
+            fn decision(&mut self, _: Decision) {}
+            fn schedule(&mut self, _: SimTime, _: Timer) {}
+        }
+        let t0 = SimTime::from_timestamp("2026-03-02T10:00:00Z".parse().unwrap());
+        let mut views = Vec::new();
+        for (secs, url) in [(0, "/checkout"), (10, "/p/1"), (20, "/p/2"), (200, "/p/3")] {
+            let mut ev = TrackEvent::named(&sc.interner, "page_viewed");
+            ev.page = Some(crate::events::Page::from_url(&format!("https://x.example{url}")));
+            let event = Event {
+                time: SimTime(t0.0 + secs * 1000),
+                customer: "c".into(),
+                kind: EventKind::Track(Box::new(ev)),
+                line: 0,
+            };
+            engine.on_event(&event, &cc, &mut Nothing).unwrap();
+            let v = engine.visitor_lookup("c").unwrap();
+            let view = engine.session_view(v).unwrap();
+            views.push((view.number, view.scores[0]));
+        }
+        let sigma = |z: f64| 1.0 / (1.0 + (-z).exp());
+        // At checkout: σ(1); elsewhere σ(-2). The maximum stays at σ(1) in session 1.
+        assert_eq!(views[0].1.probability, Some(sigma(1.0)));
+        assert_eq!(views[1].1.probability, Some(sigma(-2.0)));
+        assert_eq!(views[1].1.max_probability, Some(sigma(1.0)));
+        assert_eq!(views[2].1.max_probability, Some(sigma(1.0)));
+        assert!(views[1].1.max_quantile >= views[1].1.quantile);
+        // A new session (200 s later, timeout 1 min) starts from scratch.
+        assert_eq!(views[3].0, 2);
+        assert_eq!(views[3].1.max_probability, Some(sigma(-2.0)));
+    }
 }

@@ -54,9 +54,8 @@ pub enum MapState {
     Pending { due: Due, blocked: Option<BlockingReason> },
     /// Offered and not answered yet.
     Offered { offer: u32, at: SimTime, target: Option<WorkgroupId> },
-    /// An accepted chat that has not finished; `simulated` when a simulated
-    /// workgroup handles it (a what-if workgroup's chats never finish).
-    InChat { target: WorkgroupId, simulated: bool },
+    /// An accepted chat that has not finished (a what-if workgroup's never do).
+    InChat { target: WorkgroupId },
     /// Qualified for the next session, answered, timed out or fired: done for this session.
     Done,
 }
@@ -88,8 +87,6 @@ pub struct Session {
     pub number: u32,
     pub start: SimTime,
     pub last_event: SimTime,
-    /// When the session's last chat ended (the session lives on after it).
-    pub last_chat_end: Option<SimTime>,
     /// The time the session-end timer is set for, if one is pending.
     pub end_timer: Option<SimTime>,
     pub events: u32,
@@ -119,16 +116,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// When inactivity ends the session: `timeout` after both the last event
-    /// and the last chat's end; `None` while a chat is queued or with an agent.
-    pub fn ends_at(&self, timeout: crate::config::model::Millis) -> Option<SimTime> {
-        if self.maps.iter().any(|m| matches!(m, MapState::InChat { simulated: true, .. })) {
-            return None;
-        }
-        let base = match self.last_chat_end {
-            Some(c) if c > self.last_event => c,
-            _ => self.last_event,
-        };
-        Some(base.plus(timeout))
+    /// When inactivity ends the session: `timeout` after its last tracking event
+    /// (SPEC §6 step 1). A chat still running goes on in the contact center.
+    pub fn ends_at(&self, timeout: crate::config::model::Millis) -> SimTime {
+        self.last_event.plus(timeout)
     }
 }

@@ -88,7 +88,7 @@ impl<'a> Explainer<'a> {
                     f(s.max_quantile)
                 )?;
                 for (name, value, contribution) in engine.feature_contributions(v, ev, p) {
-                    writeln!(out, "            {name} = {value:.3} → {contribution:+.3}")?;
+                    writeln!(out, "            {name} = {value:.3} → {:+.3}", contribution + 0.0)?;
                 }
             }
         }

@@ -31,6 +31,8 @@ pub trait Output {
     fn clock(&mut self, _now: SimTime) {}
     /// A valid input event, before the engine sees it (journey maps sample these).
     fn event(&mut self, _event: &Event) {}
+    /// Predictor features at an event (`Options::record_features`).
+    fn features(&mut self, _customer: &std::sync::Arc<str>, _session: u32, _values: &[f64]) {}
 }
 
 /// How a replay treats invalid lines.
@@ -50,6 +52,8 @@ pub struct Options {
     pub trace: Option<String>,
     /// Replaces the scenario's seed (a case's seed derives from its name).
     pub seed: Option<u64>,
+    /// Report this outcome's predictor features at every event (`pesim train`).
+    pub record_features: Option<crate::dsl::OutcomeId>,
 }
 
 impl Default for Options {
@@ -60,6 +64,7 @@ impl Default for Options {
             availability: Vec::new(),
             trace: None,
             seed: None,
+            record_features: None,
         }
     }
 }
@@ -162,16 +167,17 @@ impl Sink for Loop<'_> {
     fn schedule(&mut self, at: SimTime, timer: Timer) {
         self.push(at, Scheduled::Engine(timer));
     }
-    fn chat_started(&mut self, at: SimTime, chat: ChatRequest) -> bool {
-        let simulated = self.simulated[chat.target.0 as usize];
-        if simulated {
+    fn chat_started(&mut self, at: SimTime, chat: ChatRequest) {
+        if self.simulated[chat.target.0 as usize] {
             self.accepted.push((at, chat));
         }
-        simulated
     }
     fn session_ended(&mut self, end: &SessionEnd) {
         self.sessions += 1;
         self.out.session_ended(end);
+    }
+    fn features(&mut self, customer: &std::sync::Arc<str>, session: u32, values: &[f64]) {
+        self.out.features(customer, session, values);
     }
 }
 
@@ -368,6 +374,7 @@ pub fn run_loop(
 ) -> Result<Stats, StopError> {
     let seed = opts.seed.unwrap_or(sc.seed);
     let mut engine = Engine::new(sc, opts.responses, seed);
+    engine.record_features = opts.record_features;
     if let Some(c) = &opts.trace {
         engine.trace_customer(c);
     }

@@ -65,6 +65,8 @@ pub struct Generator<'s> {
     arrival_count: u64,
     visitors: Vec<Visitor>,
     journeys: Vec<Option<Journey>>,
+    /// Visitors who left, in the order they left (so, of when their session ends).
+    leaving: std::collections::VecDeque<u32>,
     /// Visitors whose last session is over, who may come back.
     dormant: Vec<u32>,
     /// Per persona and page: the outcomes whose condition a view of that page meets.
@@ -100,6 +102,7 @@ impl<'s> Generator<'s> {
             arrival_count: 0,
             visitors: Vec::new(),
             journeys: Vec::new(),
+            leaving: std::collections::VecDeque::new(),
             dormant: Vec::new(),
             reaches,
             stats: TrafficStats { per_persona: vec![0; traffic.personas.len()], ..Default::default() },
@@ -176,17 +179,16 @@ impl<'s> Generator<'s> {
         // A returning visitor is one whose last session is over.
         let mut pick = random::stream(self.sc.seed, "returning", "", k);
         let returning = random::unit(&mut pick) < self.traffic.returning;
-        let candidates: Vec<usize> = if returning {
-            self.dormant
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| self.visitors[**v as usize].left_at.is_some_and(|l| t >= l.plus(timeout)))
-                .map(|(i, _)| i)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let visitor = if candidates.is_empty() {
+        // Visitors leave in time order, so those whose session is over form a prefix.
+        while let Some(&l) = self.leaving.front() {
+            if self.visitors[l as usize].left_at.is_some_and(|at| t >= at.plus(timeout)) {
+                self.leaving.pop_front();
+                self.dormant.push(l);
+            } else {
+                break;
+            }
+        }
+        let visitor = if !returning || self.dormant.is_empty() {
             let customer = format!("v{k}");
             let persona = persona_index(self.sc, &customer);
             let context = draw_context(self.sc, &self.traffic.personas[persona], &customer);
@@ -195,8 +197,8 @@ impl<'s> Generator<'s> {
             (self.visitors.len() - 1) as u32
         } else {
             self.stats.returning += 1;
-            let i = candidates[(random::unit(&mut pick) * candidates.len() as f64) as usize];
-            self.dormant.swap_remove(i)
+            let i = (random::unit(&mut pick) * self.dormant.len() as f64) as usize;
+            self.dormant.swap_remove(i.min(self.dormant.len() - 1))
         };
         let v = &mut self.visitors[visitor as usize];
         v.sessions += 1;
@@ -302,7 +304,7 @@ impl<'s> Generator<'s> {
                 }
                 self.journeys[visitor as usize] = None;
                 self.visitors[visitor as usize].left_at = Some(t);
-                self.dormant.push(visitor);
+                self.leaving.push_back(visitor);
                 None
             }
         }
