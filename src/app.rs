@@ -798,3 +798,22 @@ fn write_predictor(file: &Path, id: &str, block: &str) -> Result<(), String> {
     }
     std::fs::write(file, new_text).map_err(|e| e.to_string())
 }
+
+/// `pesim import genesys`: the scenario goes to `path` (or standard output),
+/// written only when the import succeeded, so a failure leaves no empty file.
+pub fn import_genesys(
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    paths: &[PathBuf],
+    path: Option<&Path>,
+) -> std::io::Result<i32> {
+    let mut yaml = Vec::new();
+    let code = crate::import::import_genesys(paths, &mut yaml, err)?;
+    if code == exit::OK {
+        match path {
+            Some(p) => std::fs::write(p, &yaml)?,
+            None => out.write_all(&yaml)?,
+        }
+    }
+    Ok(code)
+}

@@ -97,6 +97,9 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Convert exported configuration into a native scenario file.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Fit an outcome predictor on simulated (or recorded) sessions and print its block.
     #[command(after_help = "Example:\n  pesim train scenarios/shop.yaml --outcome purchase --sessions 20000 \\\n    \
         --feature pages=session.pageviews --feature cart='segment(\"cart_visitor\")'\n\n\
@@ -176,6 +179,21 @@ enum Command {
     Schema,
 }
 
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Genesys Cloud Journey API JSON (segments, outcomes, action maps, action targets).
+    #[command(after_help = "Example:\n  pesim import genesys exports/ --out scenarios/imported.yaml\n\n\
+        Reads single objects or paged {\"entities\": [...]} lists, files or folders; writes the scenario\n\
+        (standard output by default) and reports on standard error everything it could not map.")]
+    Genesys {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output scenario file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = std::io::stdout();
@@ -198,6 +216,9 @@ fn main() -> ExitCode {
         Command::Train { file, outcome, sessions, features, events, seed, lambda, write } => {
             let args = app::TrainArgs { file, outcome, sessions, features, events, seed, lambda, write };
             app::train(&mut out, &mut err, &args)
+        }
+        Command::Import(ImportCommand::Genesys { paths, out: path }) => {
+            app::import_genesys(&mut out, &mut err, &paths, path.as_deref())
         }
         Command::Generate { file, out: path, seed, sets } => {
             let args = app::RunArgs { file, out: path, seed, sets, quiet: true };

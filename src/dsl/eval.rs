@@ -428,6 +428,31 @@ impl StrNode {
     }
 }
 
+impl BoolNode {
+    /// The event names this condition can only be true on, if it names any:
+    /// `None` means it may hold on any event. Conservative: used to skip
+    /// conditions an event cannot make true, never to skip one it could.
+    pub fn required_events(&self) -> Option<Vec<Sym>> {
+        match self {
+            BoolNode::Const(false) => Some(Vec::new()),
+            BoolNode::EventIs { name, negated: false } => Some(vec![*name]),
+            // Any conjunct that pins the event pins the whole.
+            BoolNode::And(items) => items.iter().filter_map(BoolNode::required_events).min_by_key(Vec::len),
+            // A disjunction is pinned only if every branch is.
+            BoolNode::Or(items) => {
+                let mut all = Vec::new();
+                for item in items.iter() {
+                    all.extend(item.required_events()?);
+                }
+                all.sort_unstable();
+                all.dedup();
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::str_eq;

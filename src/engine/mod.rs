@@ -131,6 +131,8 @@ pub struct Engine<'s> {
     trace: Option<Trace>,
     /// Report this outcome's predictor features at every event (`pesim train`).
     pub record_features: Option<OutcomeId>,
+    /// Reused per event, so the steady state allocates nothing.
+    scratch: Vec<u32>,
 }
 
 impl<'s> Engine<'s> {
@@ -147,6 +149,7 @@ impl<'s> Engine<'s> {
             trace_visitor: None,
             trace: None,
             record_features: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -339,19 +342,18 @@ impl<'s> Engine<'s> {
                 }
             }
         }
-        let bumps: Vec<u32> = rules
-            .counts_by_event
-            .get(&ev.name)
-            .into_iter()
-            .flatten()
-            .chain(rules.counts_any.iter())
-            .copied()
-            .filter(|slot| {
-                let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
-                sc.counts[*slot as usize].cond.as_ref().is_none_or(|c| c.eval(&ctx))
-            })
-            .collect();
-        for slot in bumps {
+        // Counters bump only after every pattern saw the event as it arrived.
+        let bumps = &mut self.scratch;
+        bumps.clear();
+        bumps.extend(
+            rules.counts_by_event.get(&ev.name).into_iter().flatten().chain(rules.counts_any.iter()).copied().filter(
+                |slot| {
+                    let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
+                    sc.counts[*slot as usize].cond.as_ref().is_none_or(|c| c.eval(&ctx))
+                },
+            ),
+        );
+        for &slot in bumps.iter() {
             match rules.slots[slot as usize] {
                 rules::SlotRef::Session(i) => s.counts[i as usize] += 1,
                 rules::SlotRef::Visitor(i) => life.counts[i as usize] += 1,
@@ -361,8 +363,9 @@ impl<'s> Engine<'s> {
             sink.decision(Decision { time: now, customer: customer.clone(), session: number, kind });
         };
 
-        // 3. Outcomes.
-        for (i, o) in sc.outcomes.iter().enumerate() {
+        // 3. Outcomes (only those this event's name can make true).
+        for i in rules.outcomes_by_event.for_event(ev.name) {
+            let o = &sc.outcomes[i];
             if !s.outcomes[i]
                 && o.achieved_when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules })
             {
@@ -371,7 +374,8 @@ impl<'s> Engine<'s> {
             }
         }
         // 4. Segments, in dependency order.
-        for id in &sc.segment_order {
+        for pos in rules.segments_by_event.for_event(ev.name) {
+            let id = &sc.segment_order[pos];
             let i = id.0 as usize;
             let assigned = s.segments[i] || rules.segment_live(life, i, now);
             if assigned {
@@ -414,9 +418,13 @@ impl<'s> Engine<'s> {
             let values: Vec<f64> = p.features.iter().map(|f| f.node.eval(&ctx).unwrap_or(0.0)).collect();
             sink.features(&customer, s.number, &values);
         }
-        // 6. Qualification.
+        // 6. Qualification (every map when tracing, so `explain` shows them all).
         let mut trace_triggers = Vec::new();
-        for (i, m) in sc.action_maps.iter().enumerate() {
+        let all = 0..if tracing { sc.action_maps.len() } else { 0 };
+        let candidates =
+            all.chain(if tracing { rules::Merge::empty() } else { rules.maps_by_event.for_event(ev.name) });
+        for i in candidates {
+            let m = &sc.action_maps[i];
             let eligible = m.active
                 && s.maps[i] == MapState::Idle
                 && m.start.is_none_or(|t| now >= SimTime::from_timestamp(t))

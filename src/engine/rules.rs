@@ -32,6 +32,65 @@ pub struct Rules {
     pub context_slot: Vec<Option<u8>>,
     /// Customer-scope segments: how long an assignment lasts (`None`: forever).
     pub customer_expiry: Vec<Option<Option<i64>>>,
+    /// Which outcomes, segments (by position in dependency order) and action
+    /// maps an event of a given name can make true.
+    pub outcomes_by_event: EventIndex,
+    pub segments_by_event: EventIndex,
+    pub maps_by_event: EventIndex,
+}
+
+/// Items (by index, ascending) that an event of a given name can make true:
+/// those pinned to that name plus those any event may affect.
+#[derive(Debug, Default)]
+pub struct EventIndex {
+    pinned: FxHashMap<Sym, Vec<u32>>,
+    any: Vec<u32>,
+}
+
+impl EventIndex {
+    pub fn build<'a>(conditions: impl Iterator<Item = &'a crate::dsl::BoolNode>) -> Self {
+        let mut index = EventIndex::default();
+        for (i, c) in conditions.enumerate() {
+            match c.required_events() {
+                Some(names) => names.into_iter().for_each(|n| index.pinned.entry(n).or_default().push(i as u32)),
+                None => index.any.push(i as u32),
+            }
+        }
+        index
+    }
+
+    /// The candidates for an event named `name`, in ascending index order.
+    pub fn for_event(&self, name: Sym) -> Merge<'_> {
+        Merge { a: self.pinned.get(&name).map_or(&[][..], Vec::as_slice), b: &self.any }
+    }
+}
+
+/// Two ascending index lists merged in order.
+pub struct Merge<'a> {
+    a: &'a [u32],
+    b: &'a [u32],
+}
+
+impl Merge<'_> {
+    pub fn empty() -> Self {
+        Merge { a: &[], b: &[] }
+    }
+}
+
+impl Iterator for Merge<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        let take_a = match (self.a.first(), self.b.first()) {
+            (Some(x), Some(y)) => x < y,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let list = if take_a { &mut self.a } else { &mut self.b };
+        let v = list[0];
+        *list = &list[1..];
+        Some(v as usize)
+    }
 }
 
 impl Rules {
@@ -65,6 +124,9 @@ impl Rules {
             })
             .collect();
         Rules {
+            outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),
+            segments_by_event: EventIndex::build(sc.segment_order.iter().map(|id| &sc.segment(*id).when.node)),
+            maps_by_event: EventIndex::build(sc.action_maps.iter().map(|m| &m.trigger.node)),
             slots,
             session_slots: session_slots as usize,
             visitor_slots: visitor_slots as usize,

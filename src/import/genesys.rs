@@ -173,7 +173,12 @@ pub fn convert(inputs: &[(String, String)]) -> Result<Conversion, Vec<ImportErro
     conv.run();
     let Converter { cx, out, .. } = conv;
     if !cx.errors.is_empty() {
-        return Err(cx.errors);
+        let mut errors = cx.errors;
+        let order: Vec<&String> = files.iter().map(|(n, _)| n).collect();
+        errors.sort_by_key(|e| (order.iter().position(|n| **n == e.file), e.span.start));
+        // A value read twice (e.g. a name for the id, then for the description) is reported once.
+        errors.dedup_by(|a, b| a.file == b.file && a.span == b.span && a.message == b.message);
+        return Err(errors);
     }
     let mut notes = cx.notes;
     notes.sort_by_key(|n| (n.0, n.1));
@@ -219,12 +224,16 @@ impl<'j> At<'j> {
     /// A member of an object; `None` when missing or `null`.
     fn get(&self, key: &str) -> Option<At<'j>> {
         let node = self.node.get(key).filter(|n| !n.is_null())?;
+        Some(self.child(key, node))
+    }
+    /// The value `node` of this object's member `key`.
+    fn child(&self, key: &str, node: &'j Json) -> At<'j> {
         let path = if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !key.is_empty() {
             format!("{}.{key}", self.path)
         } else {
             format!("{}[{}]", self.path, serde_json::to_string(key).unwrap_or_default())
         };
-        Some(At { file: self.file, path, node })
+        At { file: self.file, path, node }
     }
     fn items(&self) -> Vec<At<'j>> {
         match &self.node.kind {
@@ -272,7 +281,7 @@ impl Cx<'_> {
         let (line, col) = self.line_col(at.file, at.node.span.start);
         let text = format!("{}:{line}:{col}: {}: {why}", self.files[at.file].0, at.path);
         self.notes.push((at.file, at.node.span.start, text));
-        format!("not imported: {why} ({})", self.place(at))
+        format!("note: {why} ({})", self.place(at))
     }
 
     fn string(&mut self, at: &At) -> Option<String> {
@@ -333,8 +342,12 @@ impl Cx<'_> {
 
     /// One of `allowed`; an unknown value is an error with a "did you mean".
     fn one_of(&mut self, at: &At, what: &str, allowed: &[&'static str]) -> Option<&'static str> {
+        self.one_of_case(at, what, allowed, false)
+    }
+
+    fn one_of_case(&mut self, at: &At, what: &str, allowed: &[&'static str], any_case: bool) -> Option<&'static str> {
         let s = self.string(at)?;
-        if let Some(v) = allowed.iter().find(|a| **a == s) {
+        if let Some(v) = allowed.iter().find(|a| **a == s || (any_case && a.eq_ignore_ascii_case(&s))) {
             return Some(v);
         }
         let help = did_you_mean(&s, allowed.iter().copied())
@@ -356,7 +369,7 @@ impl Cx<'_> {
             if empty || mapped.contains(&m.key.as_str()) || METADATA.contains(&m.key.as_str()) {
                 continue;
             }
-            let field = at.get(&m.key).expect("a member that is not null");
+            let field = at.child(&m.key, &m.value);
             let c = self.note(&field, format!("field `{}` has no pesim equivalent; ignored", m.key));
             comments.push(c);
         }
@@ -376,6 +389,20 @@ const METADATA: &[&str] = &[
     "sessionType",
 ];
 
+/// The fields of a paged list besides its `entities`.
+const PAGING: &[&str] = &[
+    "entities",
+    "pageSize",
+    "pageNumber",
+    "total",
+    "pageCount",
+    "firstUri",
+    "previousUri",
+    "nextUri",
+    "lastUri",
+    "selfUri",
+];
+
 const OPERATORS: &[&str] = &[
     "containsAll",
     "containsAny",
@@ -393,7 +420,7 @@ const OPERATORS: &[&str] = &[
 const MEDIA_TYPES: &[&str] =
     &["webchat", "webMessagingOffer", "contentOffer", "integrationAction", "architectFlow", "openAction"];
 const ACTIVATIONS: &[&str] = &["immediate", "delay", "on-next-visit", "on-next-session"];
-const SCOPES: &[&str] = &["Session", "Customer", "session", "customer"];
+const SCOPES: &[&str] = &["Session", "Customer"];
 const TARGET_STATES: &[&str] = &["active", "inactive", "deleted"];
 
 // ---------------------------------------------------------------------------
@@ -475,9 +502,11 @@ fn collect<'j>(cx: &mut Cx<'_>, roots: &'j [(usize, Json)]) -> Vec<Obj<'j>> {
             Kind::Obj(_) if root.get("entities").is_some() => {
                 let list = at.get("entities");
                 let Some(list) = list.filter(|l| cx.array(l)) else { continue };
+                cx.unmapped_fields(&at, PAGING, &mut Vec::new());
                 let uri = root.get("selfUri").and_then(Json::as_str).unwrap_or("");
                 hint = ObjKind::from_uri(uri);
-                let number = root.get("pageNumber").and_then(|n| if let Kind::Num(n) = n.kind { Some(n) } else { None });
+                let number =
+                    root.get("pageNumber").and_then(|n| if let Kind::Num(n) = n.kind { Some(n) } else { None });
                 let count = root.get("pageCount").and_then(|n| if let Kind::Num(n) = n.kind { Some(n) } else { None });
                 if let (Some(number), Some(count)) = (number, count) {
                     let key = match uri.split('?').next() {
@@ -509,10 +538,7 @@ fn collect<'j>(cx: &mut Cx<'_>, roots: &'j [(usize, Json)]) -> Vec<Obj<'j>> {
                 cx.note(&item, "not a Journey API segment, outcome, action map or action target; skipped");
                 continue;
             };
-            let gid = match item.get("id") {
-                Some(id) => Some(cx.string(&id).unwrap_or_default()),
-                None => None,
-            };
+            let gid = item.get("id").map(|id| cx.string(&id).unwrap_or_default());
             if let Some(g) = &gid
                 && let Some(first) = objects.iter().find(|o: &&Obj| o.kind == kind && o.gid.as_ref() == Some(g))
             {
@@ -563,11 +589,13 @@ struct Item {
     gid: Option<String>,
     comments: Vec<String>,
     fields: Vec<Field>,
+    /// Comments after the last field.
+    trailing: Vec<String>,
 }
 
 impl Item {
     fn new(id: String, gid: Option<String>) -> Self {
-        Item { id, gid, comments: Vec::new(), fields: Vec::new() }
+        Item { id, gid, comments: Vec::new(), fields: Vec::new(), trailing: Vec::new() }
     }
     fn push(&mut self, key: &'static str, value: Val) {
         self.fields.push(Field { comments: Vec::new(), key, value });
@@ -651,13 +679,11 @@ fn field_of(key: &str) -> Result<FieldExpr, String> {
                 ));
             }
             let family = key.split('.').next().unwrap_or(key);
-            return Err(
-                if ["device", "browser", "geolocation", "mktCampaign", "referrer", "page"].contains(&family) {
-                    format!("criterion key `{key}` has no pesim field")
-                } else {
-                    format!("unknown criterion key `{key}`")
-                },
-            );
+            return Err(if ["device", "browser", "geolocation", "mktCampaign", "referrer", "page"].contains(&family) {
+                format!("criterion key `{key}` has no pesim field")
+            } else {
+                format!("unknown criterion key `{key}`")
+            });
         }
     };
     Ok(Text(text))
@@ -665,7 +691,8 @@ fn field_of(key: &str) -> Result<FieldExpr, String> {
 
 fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Where a criterion is.
@@ -713,8 +740,12 @@ impl<'f, 'j> Converter<'f, 'j> {
                     Some(g) if !g.is_empty() => format!("{}_{}", kind_prefix(kind), short(g)),
                     _ => kind_prefix(kind).to_string(),
                 };
-                let id = self.unique(&snake(&name), &fallback);
-                if let Some(g) = &o.gid {
+                let mut base = snake(&name);
+                if yaml_special(&base) {
+                    base = format!("{}_{base}", kind_prefix(kind));
+                }
+                let id = self.unique(&base, &fallback);
+                if let Some(g) = o.gid.as_ref().filter(|g| !g.is_empty()) {
                     self.ids.insert((kind, g.clone()), id.clone());
                 }
                 named.push((i, id));
@@ -811,7 +842,10 @@ impl<'f, 'j> Converter<'f, 'j> {
                 } else {
                     comments.push(self.cx.note(
                         &p,
-                        format!("service level percentage {} is not a share between 0 and 1; pesim's default 0.8 is used", num(v)),
+                        format!(
+                            "service level percentage {} is not a share between 0 and 1; pesim's default 0.8 is used",
+                            num(v)
+                        ),
                     ));
                 }
             }
@@ -831,7 +865,7 @@ impl<'f, 'j> Converter<'f, 'j> {
         {
             item.push("short_abandon", Val::Raw(duration_ms(secs * 1000)));
         }
-        item.comments.extend(agents_comment());
+        item.trailing.extend(agents_comment());
         item
     }
 
@@ -842,12 +876,21 @@ impl<'f, 'j> Converter<'f, 'j> {
         let mut item = Item::new(id, o.gid.clone());
         self.cx.unmapped_fields(
             at,
-            &["id", "displayName", "description", "isActive", "scope", "assignmentExpirationDays", "context", "journey"],
+            &[
+                "id",
+                "displayName",
+                "description",
+                "isActive",
+                "scope",
+                "assignmentExpirationDays",
+                "context",
+                "journey",
+            ],
             &mut item.comments,
         );
         self.name_and_description(at, &mut item, "displayName");
         let customer = match at.get("scope") {
-            Some(s) => matches!(self.cx.one_of(&s, "segment scope", SCOPES), Some("Customer" | "customer")),
+            Some(s) => self.cx.one_of_case(&s, "segment scope", SCOPES, true) == Some("Customer"),
             None => false,
         };
         item.push("scope", Val::Raw(if customer { "customer" } else { "session" }.into()));
@@ -857,7 +900,8 @@ impl<'f, 'j> Converter<'f, 'j> {
             if customer {
                 item.push("expires_after_days", Val::Raw(n.to_string()));
             } else {
-                let c = self.cx.note(&days, "`assignmentExpirationDays` applies to customer-scope segments only; ignored");
+                let c =
+                    self.cx.note(&days, "`assignmentExpirationDays` applies to customer-scope segments only; ignored");
                 item.comments.push(c);
             }
         }
@@ -872,7 +916,16 @@ impl<'f, 'j> Converter<'f, 'j> {
         let mut item = Item::new(id, o.gid.clone());
         self.cx.unmapped_fields(
             at,
-            &["id", "displayName", "description", "isActive", "isPositive", "context", "journey"],
+            &[
+                "id",
+                "displayName",
+                "description",
+                "isActive",
+                "isPositive",
+                "context",
+                "journey",
+                "associatedValueField",
+            ],
             &mut item.comments,
         );
         if let Some(v) = at.get("associatedValueField") {
@@ -955,7 +1008,7 @@ impl<'f, 'j> Converter<'f, 'j> {
                     None => "*".into(),
                 };
                 let scope = if customer { "visitor." } else { "" };
-                let body = if wheres.is_empty() { event } else { format!("{event} where {}", wheres.join(" and ")) };
+                let body = if wheres.is_empty() { event } else { format!("{event} where {}", wheres.join(SOFT_AND)) };
                 conds.push(format!("{scope}count({body}) >= {count}"));
             }
         }
@@ -963,7 +1016,9 @@ impl<'f, 'j> Converter<'f, 'j> {
             comments.push(if conds.is_empty() {
                 format!("no criterion could be imported: `false` keeps the {what} from being {verb}")
             } else {
-                format!("{dropped} of {criteria} criteria could not be imported: this condition is broader than in Genesys")
+                format!(
+                    "{dropped} of {criteria} criteria could not be imported: this condition is broader than in Genesys"
+                )
             });
         }
         if conds.is_empty() {
@@ -1098,7 +1153,16 @@ impl<'f, 'j> Converter<'f, 'j> {
         );
         self.name_and_description(at, &mut item, "displayName");
         if let Some(w) = at.get("weight")
-            && let Some(w) = self.cx.whole(&w, 1)
+            && let Some(w) = if matches!(w.node.kind, Kind::Num(_)) {
+                self.cx.whole(&w, 1)
+            } else {
+                self.cx.error(
+                    &w,
+                    format!("expected a whole number of at least 1, found {}", w.node.describe()),
+                    Some("the UI's Low/Medium/High are weights 1/2/3".into()),
+                );
+                None
+            }
         {
             item.push("weight", Val::Raw(w.to_string()));
         }
@@ -1111,14 +1175,13 @@ impl<'f, 'j> Converter<'f, 'j> {
         // trigger
         let mut trigger = Vec::new();
         let mut comments = Vec::new();
-        let segs: Vec<String> = self
-            .list(at, "triggerWithSegments")
-            .iter()
-            .filter_map(|s| {
-                let gid = self.cx.string(s)?;
-                Some(format!("segment({})", dsl_str(&self.reference(ObjKind::Segment, &gid, s, &id))))
-            })
-            .collect();
+        let mut segs = Vec::new();
+        for s in self.list(at, "triggerWithSegments") {
+            if let Some(gid) = self.cx.string(&s) {
+                let seg = self.reference(ObjKind::Segment, &gid, &s, &id, &mut comments);
+                segs.push(format!("segment({})", dsl_str(&seg)));
+            }
+        }
         match segs.len() {
             0 => {}
             1 => trigger.push(segs[0].clone()),
@@ -1189,7 +1252,11 @@ impl<'f, 'j> Converter<'f, 'j> {
             {
                 match s.parse::<jiff::Timestamp>() {
                     Ok(t) => item.push(out, Val::Raw(t.to_string())),
-                    Err(e) => self.cx.error(&d, format!("`{key}` is not an ISO 8601 time with an offset: {e}"), None),
+                    Err(_) => self.cx.error(
+                        &d,
+                        format!("`{key}` must be an ISO 8601 time with an offset, found `{s}`"),
+                        Some("e.g. 2026-11-01T00:00:00.000Z".into()),
+                    ),
                 }
             }
         }
@@ -1198,7 +1265,11 @@ impl<'f, 'j> Converter<'f, 'j> {
                 (s.node.as_str().map(str::parse::<jiff::Timestamp>), e.node.as_str().map(str::parse::<jiff::Timestamp>))
             && te <= ts
         {
-            self.cx.error(&e, "`endDate` is not after `startDate`", Some("the action map runs in [startDate, endDate)".into()));
+            self.cx.error(
+                &e,
+                "`endDate` is not after `startDate`",
+                Some("the action map runs in [startDate, endDate)".into()),
+            );
         }
         if let Some(b) = at.get("ignoreFrequencyCap")
             && let Some(b) = self.cx.boolean(&b)
@@ -1223,11 +1294,16 @@ impl<'f, 'j> Converter<'f, 'j> {
                 continue;
             }
             let event = cond.get("eventName").and_then(|e| self.cx.string(&e));
-            let Some(c) = self.criterion(&cond, CritIn::Event, comments) else { continue };
-            match groups.iter_mut().find(|g| g.0 == event) {
-                Some(g) => g.1.push(c),
-                None => groups.push((event, vec![c])),
-            }
+            // A criterion that cannot be mapped is left out (noted); its event name stays.
+            let c = self.criterion(&cond, CritIn::Event, comments);
+            let group = match groups.iter().position(|g| g.0 == event) {
+                Some(i) => i,
+                None => {
+                    groups.push((event, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            groups[group].1.extend(c);
         }
         if groups.len() == 1 {
             let (event, conds) = groups.pop().expect("one group");
@@ -1255,7 +1331,11 @@ impl<'f, 'j> Converter<'f, 'j> {
                     }
                     None => "*".into(),
                 };
-                format!("count({name} where {}) >= 1", conds.join(" and "))
+                if conds.is_empty() {
+                    format!("count({name}) >= 1")
+                } else {
+                    format!("count({name} where {}) >= 1", conds.join(SOFT_AND))
+                }
             })
             .collect()
     }
@@ -1263,13 +1343,7 @@ impl<'f, 'j> Converter<'f, 'j> {
     /// An outcome probability (or quantile) condition: the session maximum at or
     /// above the threshold and, when set, the current value at or below (quantile:
     /// below) the fallback.
-    fn outcome_condition(
-        &mut self,
-        at: &At<'j>,
-        map: &str,
-        quantile: bool,
-        comments: &mut Vec<String>,
-    ) -> Vec<String> {
+    fn outcome_condition(&mut self, at: &At<'j>, map: &str, quantile: bool, comments: &mut Vec<String>) -> Vec<String> {
         if !self.cx.object(at) {
             return Vec::new();
         }
@@ -1284,7 +1358,7 @@ impl<'f, 'j> Converter<'f, 'j> {
             return Vec::new();
         };
         let Some(gid) = self.cx.string(&oid) else { return Vec::new() };
-        let outcome = self.reference(ObjKind::Outcome, &gid, &oid, map);
+        let outcome = self.reference(ObjKind::Outcome, &gid, &oid, map, comments);
         let mut out = Vec::new();
         for (key, prop, op) in [(max_key, max_prop, ">="), (cur_key, cur_prop, cur_op)] {
             if let Some(v) = at.get(key)
@@ -1296,8 +1370,11 @@ impl<'f, 'j> Converter<'f, 'j> {
         if out.is_empty() {
             comments.push(self.cx.note(at, format!("the outcome condition sets no `{max_key}`; ignored")));
         } else {
-            comments.push(format!(
-                "outcome `{outcome}` has no predictor (Genesys does not export its models): its scores stay missing, so this trigger never holds, until one is trained (`pesim train FILE --outcome {outcome}`)"
+            comments.push(self.cx.note(
+                at,
+                format!(
+                    "outcome `{outcome}` has no predictor (Genesys does not export its models): its scores stay missing and this condition false until one is trained (`pesim train FILE --outcome {outcome}`)"
+                ),
             ));
         }
         out
@@ -1326,12 +1403,16 @@ impl<'f, 'j> Converter<'f, 'j> {
         };
         let mut parts = vec![format!("type: {kind}")];
         if chat {
-            let wg = match &target {
+            let gid = match &target {
                 Some(t) => match self.cx.string(t) {
-                    Some(gid) => self.reference(ObjKind::ActionTarget, &gid, t, map),
+                    Some(gid) => Some(gid).filter(|g| !g.is_empty()),
                     None => return,
                 },
-                None => {
+                None => None,
+            };
+            let wg = match (&target, gid) {
+                (Some(t), Some(gid)) => self.reference(ObjKind::ActionTarget, &gid, t, map, &mut comments),
+                _ => {
                     comments.push(self.cx.note(
                         action,
                         "no `actionTargetId`: routed to the stub workgroup `unrouted` (pesim needs a workgroup for chats)",
@@ -1348,7 +1429,7 @@ impl<'f, 'j> Converter<'f, 'j> {
     }
 
     /// The readable id of a referenced object; a stub (and a note) when it is not among the inputs.
-    fn reference(&mut self, kind: ObjKind, gid: &str, at: &At<'j>, map: &str) -> String {
+    fn reference(&mut self, kind: ObjKind, gid: &str, at: &At<'j>, map: &str, comments: &mut Vec<String>) -> String {
         if let Some(id) = self.ids.get(&(kind, gid.to_string())) {
             return id.clone();
         }
@@ -1360,10 +1441,12 @@ impl<'f, 'j> Converter<'f, 'j> {
             ObjKind::Outcome => "an outcome that is never achieved",
             _ => "a workgroup with no agents",
         };
-        self.cx.note(
+        comments.push(self.cx.note(
             at,
-            format!("{what} `{gid}` is not among the inputs: `{id}` is {why}; import its JSON too (or write it by hand)"),
-        );
+            format!(
+                "{what} `{gid}` is not among the inputs: `{id}` is {why}; import its JSON too (or write it by hand)"
+            ),
+        ));
         let mut item = Item::new(id.clone(), Some(gid.to_string()));
         item.comments.push(format!(
             "stub: {what} `{gid}`, used by action map `{map}`, is not among the imported files; import its JSON too, or write it here"
@@ -1378,7 +1461,7 @@ impl<'f, 'j> Converter<'f, 'j> {
                 self.stub_outcomes.push(item);
             }
             _ => {
-                item.comments.extend(agents_comment());
+                item.trailing.extend(agents_comment());
                 self.stub_workgroups.push(item);
             }
         }
@@ -1387,17 +1470,19 @@ impl<'f, 'j> Converter<'f, 'j> {
 
     /// The shared stub workgroup of chats without `actionTargetId`.
     fn unrouted(&mut self) -> String {
-        if let Some(id) = self.ids.get(&(ObjKind::ActionTarget, String::new())) {
+        // A key no UUID can be: the API's ids are never empty.
+        let key = (ObjKind::ActionTarget, String::new());
+        if let Some(id) = self.ids.get(&key) {
             return id.clone();
         }
         let id = self.unique("unrouted", "unrouted");
-        self.ids.insert((ObjKind::ActionTarget, String::new()), id.clone());
+        self.ids.insert(key, id.clone());
         let mut item = Item::new(id.clone(), None);
         item.comments.push(
             "stub: the workgroup of chat actions that set no actionTargetId (Genesys routes those by its own flow)"
                 .into(),
         );
-        item.comments.extend(agents_comment());
+        item.trailing.extend(agents_comment());
         self.stub_workgroups.push(item);
         id
     }
@@ -1411,9 +1496,9 @@ impl<'f, 'j> Converter<'f, 'j> {
             out.push_str(&format!("#   {}\n", comment_text(name)));
         }
         out.push_str(
-            "# `# genesys_id:` keeps each item's Genesys UUID; `not imported:` comments mark what pesim\n\
-             # cannot represent (the importer printed the same as notes). The workgroups have no\n\
-             # agents: add them before `pesim run`.\n",
+            "# `# genesys_id:` keeps each item's Genesys UUID. `# note:` comments repeat the importer's\n\
+             # notes: what pesim cannot represent, or represents differently. The workgroups have\n\
+             # no agents (the Journey API does not export staffing): add them before `pesim run`.\n",
         );
         out.push_str("name: genesys-import\n");
         let sections = [
@@ -1454,35 +1539,55 @@ fn write_item(out: &mut String, item: &Item) {
         out.push_str(&format!("  # genesys_id: {}", comment_text(g)));
     }
     out.push('\n');
+    let mut seen = HashSet::new();
+    let mut comment = |out: &mut String, c: &String| {
+        if seen.insert(c.clone()) {
+            out.push_str(&format!("    # {}\n", comment_text(c)));
+        }
+    };
     for c in &item.comments {
-        out.push_str(&format!("    # {}\n", comment_text(c)));
+        comment(out, c);
     }
     for f in &item.fields {
         for c in &f.comments {
-            out.push_str(&format!("    # {}\n", comment_text(c)));
+            comment(out, c);
         }
         match &f.value {
             Val::Raw(v) => out.push_str(&format!("    {}: {v}\n", f.key)),
             Val::Str(s) => out.push_str(&format!("    {}: {}\n", f.key, yaml_str(s))),
             Val::Cond(conjuncts) => {
-                let joined = conjuncts.join(" and ");
+                let joined = conjuncts.join(" and ").replace('\n', " ");
                 if 4 + f.key.len() + 4 + joined.len() <= 100 {
                     out.push_str(&format!("    {}: '{}'\n", f.key, joined.replace('\'', "''")));
                 } else {
+                    // A folded block: one conjunct a line; a long `count(... where ...)` goes on
+                    // more-indented lines, which YAML keeps as line breaks (whitespace to the DSL).
                     out.push_str(&format!("    {}: >-\n", f.key));
                     for (i, c) in conjuncts.iter().enumerate() {
                         out.push_str(if i == 0 { "      " } else { "      and " });
-                        out.push_str(c);
+                        if c.len() + 10 <= 100 {
+                            out.push_str(&c.replace('\n', " "));
+                        } else {
+                            out.push_str(&c.replace('\n', "\n          "));
+                        }
                         out.push('\n');
                     }
                 }
             }
         }
     }
+    for c in &item.trailing {
+        comment(out, c);
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Conditions
+
+/// `and` between the criteria of a `count(... where ...)`, with a soft line break
+/// (`\n`) that the writer turns into a space or a more-indented line. Condition
+/// text has no other raw line break: string literals escape theirs.
+const SOFT_AND: &str = "\nand ";
 
 /// A criterion as a condition of the pesim language (SPEC §3).
 fn condition(field: &FieldExpr, op: &str, values: &[String], ignore_case: bool) -> Result<String, String> {
@@ -1594,7 +1699,9 @@ fn dsl_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || yaml_unprintable(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() || yaml_unprintable(c) || matches!(c, '\u{2028}' | '\u{2029}') => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -1612,23 +1719,63 @@ fn comment_text(s: &str) -> String {
     s.chars().map(|c| if c.is_control() || yaml_unprintable(c) { ' ' } else { c }).collect()
 }
 
-/// A readable snake_case id: ASCII letters and digits, `_` between words.
+/// Latin letters with diacritics, folded to ASCII for ids.
+const FOLD: &[(&str, &str)] = &[
+    ("àáâãäåāăą", "a"),
+    ("çćĉċč", "c"),
+    ("ďđð", "d"),
+    ("èéêëēĕėęě", "e"),
+    ("ĝğġģ", "g"),
+    ("ĥħ", "h"),
+    ("ìíîïĩīĭįı", "i"),
+    ("ĵ", "j"),
+    ("ķ", "k"),
+    ("ĺļľŀł", "l"),
+    ("ñńņňŉ", "n"),
+    ("òóôõöøōŏő", "o"),
+    ("ŕŗř", "r"),
+    ("śŝşš", "s"),
+    ("ţťŧ", "t"),
+    ("ùúûüũūŭůűų", "u"),
+    ("ŵ", "w"),
+    ("ýÿŷ", "y"),
+    ("źżž", "z"),
+    ("ß", "ss"),
+    ("æ", "ae"),
+    ("œ", "oe"),
+    ("þ", "th"),
+];
+
+/// A readable snake_case id: ASCII letters and digits (accents folded), `_` between words.
 fn snake(name: &str) -> String {
     let mut out = String::new();
     let mut gap = false;
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push('_');
-            }
-            gap = false;
-            out.push(c.to_ascii_lowercase());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let folded = if c.is_ascii_alphanumeric() {
+            Some(c.to_string())
         } else {
-            gap = true;
+            FOLD.iter().find(|(from, _)| from.contains(c)).map(|(_, to)| to.to_string())
+        };
+        match folded {
+            Some(text) => {
+                if gap && !out.is_empty() {
+                    out.push('_');
+                }
+                gap = false;
+                out.push_str(&text);
+            }
+            None => gap = true,
         }
     }
     out.truncate(60);
     out.trim_end_matches('_').to_string()
+}
+
+/// An id YAML tools would read as a number, boolean or null when written plain
+/// (`123`, `1e5`, `null`, `yes`): it gets the kind as a prefix (`segment_123`).
+fn yaml_special(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_digit())
+        || ["null", "true", "false", "yes", "no", "on", "off", "y", "n", "inf", "nan"].contains(&id)
 }
 
 fn kind_prefix(kind: ObjKind) -> &'static str {
@@ -1653,7 +1800,9 @@ mod tests {
     fn ids_are_snake_case() {
         assert_eq!(snake("Cart visitors (EU) — 2026!"), "cart_visitors_eu_2026");
         assert_eq!(snake("  "), "");
-        assert_eq!(snake("ÉtéPromo"), "t_promo");
+        assert_eq!(snake("ÉtéPromo"), "etepromo");
+        assert_eq!(snake("Straße Łódź"), "strasse_lodz");
+        assert_eq!(snake("日本"), "");
     }
 
     #[test]
@@ -1667,7 +1816,7 @@ mod tests {
 
     #[test]
     fn literals_escape_what_yaml_and_the_dsl_cannot_hold() {
-        assert_eq!(dsl_str("a\"b\\c\u{7f}\u{1}é"), "\"a\\\"b\\\\c\\u007f\\u0001é\"");
+        assert_eq!(dsl_str("a\"b\\c\u{7f}\u{1}é\u{85}\u{2028}"), "\"a\\\"b\\\\c\\u007f\\u0001é\\u0085\\u2028\"");
     }
 
     #[test]
