@@ -219,7 +219,8 @@ pub fn render(sc: &Scenario, plan: &Plan, results: &[RowResult], header: bool) -
             settings.insert(axis.key.clone(), json!(v));
         }
         let figures: Map<String, Value> = r.figures.iter().map(|(n, v)| (n.clone(), json!(v))).collect();
-        let line = json!({"run": r.row.index, "settings": settings, "seed": r.row.seed, "figures": figures, "error": r.error});
+        let line =
+            json!({"run": r.row.index, "settings": settings, "seed": r.row.seed, "figures": figures, "error": r.error});
         jsonl.push_str(&line.to_string());
         jsonl.push('\n');
     }
