@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use super::ast::{BinOp, CountScope, Expr, ExprKind, Span, StrOp, UnaryOp};
 use super::context::{CountSlot, Interner, OutcomeId, ScoreMetric, SegmentId, Sym};
 use super::error::{DslError, DslErrorKind, did_you_mean};
-use super::eval::{ArithOp, BoolNode, CmpOp, DynSrc, NumNode, Presence, StrNode, StrTest};
+use super::eval::{ArithOp, BoolNode, CmpOp, DynSrc, Needle, NumNode, Presence, StrNode, StrTest};
 use super::fields::{FieldRef, StrField, resolve_field};
 use super::parser;
 
@@ -453,8 +453,8 @@ impl Ctx<'_> {
             return match r {
                 Val::List(items) => Some(match op {
                     StrOp::In => StrTest::In(items.into()),
-                    StrOp::ContainsAny => StrTest::ContainsAny(items.into()),
-                    _ => StrTest::ContainsAll(items.into()),
+                    StrOp::ContainsAny => StrTest::ContainsAny(items.iter().map(|i| Needle::new(i)).collect()),
+                    _ => StrTest::ContainsAll(items.iter().map(|i| Needle::new(i)).collect()),
                 }),
                 other => {
                     self.errors.push(
@@ -496,7 +496,10 @@ impl Ctx<'_> {
         }
         let node = self.want_str(r, rhs.span, &format!("`{}`", op.keyword()))?;
         Some(match op {
-            StrOp::Contains => StrTest::Contains(node),
+            StrOp::Contains => match node {
+                StrNode::Const(lit) => StrTest::ContainsLit(Box::new(Needle::new(&lit))),
+                node => StrTest::Contains(node),
+            },
             StrOp::StartsWith => StrTest::StartsWith(node),
             _ => StrTest::EndsWith(node),
         })

@@ -65,12 +65,39 @@ pub enum ArithOp {
 #[derive(Clone, Debug)]
 pub enum StrTest {
     Contains(StrNode),
+    /// `contains "literal"`: a searcher built once at load (short haystacks
+    /// make `str::contains` fall back to a memcmp per position).
+    ContainsLit(Box<Needle>),
     StartsWith(StrNode),
     EndsWith(StrNode),
     Matches(Box<Regex>),
     In(Box<[Box<str>]>),
-    ContainsAny(Box<[Box<str>]>),
-    ContainsAll(Box<[Box<str>]>),
+    ContainsAny(Box<[Needle]>),
+    ContainsAll(Box<[Needle]>),
+}
+
+/// A substring to look for, with its prebuilt searcher.
+#[derive(Clone)]
+pub struct Needle(memchr::memmem::Finder<'static>);
+
+impl std::fmt::Debug for Needle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.text())
+    }
+}
+
+impl Needle {
+    pub fn new(text: &str) -> Self {
+        Needle(memchr::memmem::Finder::new(text.as_bytes()).into_owned())
+    }
+    #[inline]
+    pub fn is_in(&self, haystack: &str) -> bool {
+        self.0.find(haystack.as_bytes()).is_some()
+    }
+    pub fn text(&self) -> &str {
+        // Built from a &str, so the bytes are UTF-8.
+        std::str::from_utf8(self.0.needle()).unwrap_or("")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -308,8 +335,9 @@ impl StrTest {
             }
             StrTest::Matches(re) => re.is_match(s),
             StrTest::In(items) => items.iter().any(|i| str_eq(s, i)),
-            StrTest::ContainsAny(items) => items.iter().any(|i| s.contains(&**i)),
-            StrTest::ContainsAll(items) => items.iter().all(|i| s.contains(&**i)),
+            StrTest::ContainsLit(n) => n.is_in(s),
+            StrTest::ContainsAny(items) => items.iter().any(|n| n.is_in(s)),
+            StrTest::ContainsAll(items) => items.iter().all(|n| n.is_in(s)),
         })
     }
 }
