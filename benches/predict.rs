@@ -41,7 +41,7 @@ fn events(sc: &Scenario) -> Vec<Event> {
     for step in 0..100i64 {
         for v in 0..100i64 {
             let mut ev = TrackEvent::named(&sc.interner, "page_viewed");
-            ev.page = Some(Page::from_url(urls[((v + step) % 4) as usize]));
+            ev.page = Some(std::sync::Arc::new(Page::from_url(urls[((v + step) % 4) as usize])));
             out.push(Event {
                 time: pesim::clock::SimTime(t0 + step * 10_000 + v),
                 customer: format!("c{v}").into(),

@@ -73,7 +73,7 @@ pub fn case_events(sc: &Scenario, case: &Case) -> Vec<Event> {
                     let mut ev = TrackEvent::named(&sc.interner, "page_viewed");
                     let mut page = Page::from_url(url);
                     page.title = title.as_deref().map(Into::into);
-                    ev.page = Some(page);
+                    ev.page = Some(std::sync::Arc::new(page));
                     EventKind::Track(Box::new(with_visit(ev, &context, &traits, case.authenticated)))
                 }
                 CaseEventKind::Record { name, attributes } => {

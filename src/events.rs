@@ -168,7 +168,8 @@ pub struct TrackEvent {
     pub name: Sym,
     pub name_text: Box<str>,
     pub is_pageview: bool,
-    pub page: Option<Page>,
+    /// Shared with the session that shows it: a pageview costs no copy.
+    pub page: Option<std::sync::Arc<Page>>,
     /// Context parts the event carries, with all of that part's fields.
     pub context: Vec<(ContextPart, [Option<Box<str>>; 7])>,
     /// Attributes the rules read, by interned name.
@@ -555,7 +556,7 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
                     lang: opt(p.lang),
                 };
                 page.derive();
-                ev.page = Some(page);
+                ev.page = Some(std::sync::Arc::new(page));
             }
             Some(_) if ev.is_pageview => return Err(LineError::Empty("page.url")),
             _ if ev.is_pageview => return Err(LineError::Missing("page.url")),

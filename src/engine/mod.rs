@@ -938,7 +938,7 @@ outcomes:
         let mut views = Vec::new();
         for (secs, url) in [(0, "/checkout"), (10, "/p/1"), (20, "/p/2"), (200, "/p/3")] {
             let mut ev = TrackEvent::named(&sc.interner, "page_viewed");
-            ev.page = Some(crate::events::Page::from_url(&format!("https://x.example{url}")));
+            ev.page = Some(std::sync::Arc::new(crate::events::Page::from_url(&format!("https://x.example{url}"))));
             let event = Event {
                 time: SimTime(t0.0 + secs * 1000),
                 customer: "c".into(),

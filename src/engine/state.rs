@@ -91,7 +91,7 @@ pub struct Session {
     pub end_timer: Option<SimTime>,
     pub events: u32,
     pub pageviews: u32,
-    pub page: Option<Page>,
+    pub page: Option<std::sync::Arc<Page>>,
     pub page_since: SimTime,
     /// Latest visit context, indexed like `CONTEXT_FIELDS`.
     pub context: [Option<Box<str>>; CONTEXT_FIELDS.len()],

@@ -241,7 +241,7 @@ impl<'s> Generator<'s> {
         let mut ev = TrackEvent::named(&self.sc.interner, "page_viewed");
         let mut page_info = Page::from_url(&url);
         page_info.title = p.title.as_deref().map(Into::into);
-        ev.page = Some(page_info);
+        ev.page = Some(std::sync::Arc::new(page_info));
         self.event(t, visitor, ev)
     }
 
