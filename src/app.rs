@@ -144,9 +144,10 @@ pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> st
         on_invalid: if args.skip_invalid { OnInvalid::Skip } else { OnInvalid::Stop },
         ..Options::default()
     };
+    let mut sample = crate::report::html::JourneySample::new(&sc);
     let result = {
         let mut iter = std::iter::from_fn(|| reader.next_event());
-        crate::sim::replay(&sc, &mut iter, &opts, &mut files)
+        crate::sim::replay(&sc, &mut iter, &opts, &mut crate::report::html::Tee(&mut files, &mut sample))
     };
     let mut stats = match result {
         Ok(s) => s,
@@ -159,9 +160,10 @@ pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> st
     stats.lines = reader.lines_read();
     stats.blank = stats.lines - stats.events - stats.responses - stats.rejected;
     let (tally, _) = files.finish(&stats)?;
+    crate::report::html::write_report(&sc, &dir, &sample)?;
     if !args.quiet {
         write!(out, "{}", crate::report::table(&sc, &stats, &tally))?;
-        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json}}", dir.display())?;
+        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json,report.html}}", dir.display())?;
     }
     Ok(exit::OK)
 }
@@ -174,6 +176,7 @@ pub fn explain(
     file: &Path,
     events: &Path,
     visitor: &str,
+    html: Option<&Path>,
 ) -> std::io::Result<i32> {
     use crate::events::EventReader;
     let Some(sc) = load_valid(err, file)? else { return Ok(exit::FAILED) };
@@ -187,11 +190,17 @@ pub fn explain(
     let mut reader = EventReader::new(&sc, input);
     let opts = crate::sim::Options { trace: Some(visitor.to_string()), ..Default::default() };
     let mut ex = crate::report::explain::Explainer::new(&sc, visitor, out);
+    let mut sample = crate::report::html::JourneySample::with_sizes(&sc, 0, 0).with_customer(visitor);
     let result = {
         let mut iter = std::iter::from_fn(|| reader.next_event());
-        crate::sim::replay(&sc, &mut iter, &opts, &mut ex)
+        crate::sim::replay(&sc, &mut iter, &opts, &mut crate::report::html::Tee(&mut ex, &mut sample))
     };
     ex.finish()?;
+    if let (Some(path), Ok(_)) = (html, &result)
+        && ex.events_seen() > 0
+    {
+        crate::report::html::write_visitor_report(&sc, path, &sample, visitor)?;
+    }
     match result {
         Err(stop) => {
             write!(err, "{}", render_line_error(events, stop.line, reader.line_text(), &stop.error))?;
@@ -407,9 +416,11 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io:
         }
     };
     let bar = progress_bar(&sc, args.quiet);
+    let mut sample = crate::report::html::JourneySample::new(&sc);
     let stats = {
         let start = crate::sim::origin(&sc).0;
-        let mut progress = Progress { inner: &mut files, bar: bar.clone(), start };
+        let mut both = crate::report::html::Tee(&mut files, &mut sample);
+        let mut progress = Progress { inner: &mut both, bar: bar.clone(), start };
         crate::sim::simulate(&sc, &crate::sim::Options::default(), &mut progress, None)
     };
     if let Some(bar) = bar {
@@ -417,9 +428,10 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io:
     }
     let Some(stats) = stats else { return Ok(exit::FAILED) };
     let (tally, _) = files.finish(&stats)?;
+    crate::report::html::write_report(&sc, &dir, &sample)?;
     if !args.quiet {
         write!(out, "{}", crate::report::table(&sc, &stats, &tally))?;
-        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json}}", dir.display())?;
+        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json,report.html}}", dir.display())?;
     }
     Ok(exit::OK)
 }

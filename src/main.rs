@@ -163,6 +163,9 @@ enum Command {
         /// The visitor's customerCookieId.
         #[arg(long, value_name = "ID")]
         visitor: String,
+        /// Also write the visitor's journey map as a self-contained HTML file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Run the `cases` of scenario files; a folder means every *.yaml in it.
     #[command(after_help = "Example:\n  pesim test scenarios/ --junit out/pesim-junit.xml\n\n\
@@ -232,7 +235,9 @@ fn main() -> ExitCode {
             let args = app::ReplayArgs { file, events, out: dir, skip_invalid, quiet, responses };
             app::replay(&mut out, &mut err, &args)
         }
-        Command::Explain { file, events, visitor } => app::explain(&mut out, &mut err, &file, &events, &visitor),
+        Command::Explain { file, events, visitor, html } => {
+            app::explain(&mut out, &mut err, &file, &events, &visitor, html.as_deref())
+        }
         Command::Test { paths, junit } => app::test(&mut out, &paths, junit.as_deref()),
         Command::Schema => app::schema(&mut out),
     };

@@ -3,6 +3,7 @@
 //! Nothing here decides anything.
 
 pub mod explain;
+pub mod html;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
