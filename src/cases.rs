@@ -5,7 +5,7 @@ use crate::clock::SimTime;
 use crate::config::Scenario;
 use crate::config::model::{ActionState, Case, CaseEventKind, CaseExpect, DecisionMatcher, WorkgroupId};
 use crate::engine::{Decision, DecisionKind, Responses};
-use crate::events::{ContextPart, Event, EventKind, LineError, Page, TrackEvent, context_index};
+use crate::events::{ContextPart, Event, EventKind, LineError, Page, TrackEvent, context_parts};
 use crate::sim::{self, OnInvalid, Options, Output};
 
 /// The customer id of every case's visitor.
@@ -42,20 +42,7 @@ pub use crate::sim::origin;
 /// The tracking events of a case, with its visitor context on each.
 pub fn case_events(sc: &Scenario, case: &Case) -> Vec<Event> {
     let origin = origin(sc);
-    let mut context: Vec<(ContextPart, [Option<Box<str>>; 7])> = Vec::new();
-    for (field, value) in &case.visitor {
-        let Some(idx) = context_index(*field) else { continue };
-        let Some(part) = ContextPart::ALL.iter().copied().find(|p| p.fields().contains(&idx)) else { continue };
-        let pos = idx - part.fields().start;
-        match context.iter_mut().find(|(p, _)| *p == part) {
-            Some((_, arr)) => arr[pos] = Some(value.as_str().into()),
-            None => {
-                let mut arr: [Option<Box<str>>; 7] = Default::default();
-                arr[pos] = Some(value.as_str().into());
-                context.push((part, arr));
-            }
-        }
-    }
+    let context = context_parts(case.visitor.iter().map(|(f, v)| (*f, v.as_str())));
     let traits: Vec<_> = case
         .traits
         .iter()

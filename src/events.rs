@@ -75,6 +75,28 @@ impl ContextPart {
     }
 }
 
+/// The context parts an event carries, from (field, value) pairs: the fields of
+/// one part share its array; fields that are not visit context are skipped.
+pub fn context_parts<'a>(
+    values: impl IntoIterator<Item = (StrField, &'a str)>,
+) -> Vec<(ContextPart, [Option<Box<str>>; 7])> {
+    let mut parts: Vec<(ContextPart, [Option<Box<str>>; 7])> = Vec::new();
+    for (field, value) in values {
+        let Some(idx) = context_index(field) else { continue };
+        let Some(part) = ContextPart::ALL.iter().copied().find(|p| p.fields().contains(&idx)) else { continue };
+        let slot = idx - part.fields().start;
+        match parts.iter_mut().find(|(p, _)| *p == part) {
+            Some((_, arr)) => arr[slot] = Some(value.into()),
+            None => {
+                let mut arr: [Option<Box<str>>; 7] = Default::default();
+                arr[slot] = Some(value.into());
+                parts.push((part, arr));
+            }
+        }
+    }
+    parts
+}
+
 /// Index of a context field in [`CONTEXT_FIELDS`], if it is one.
 pub fn context_index(field: StrField) -> Option<usize> {
     CONTEXT_FIELDS.iter().position(|f| *f == field)

@@ -15,7 +15,7 @@ use crate::clock::SimTime;
 use crate::config::Scenario;
 use crate::config::model::{AttrDist, Millis, Persona, Traffic};
 use crate::dsl::{DynValue, OutcomeId};
-use crate::events::{ContextPart, Event, EventKind, Page, TrackEvent, context_index};
+use crate::events::{ContextPart, Event, EventKind, Page, TrackEvent, context_parts};
 use crate::random::{self, Rng};
 
 /// What the simulation tells the generator about a visitor.
@@ -327,22 +327,14 @@ fn persona_index(sc: &Scenario, customer: &str) -> usize {
 /// Draws a visitor's context values from the persona's categorical mixes.
 fn draw_context(sc: &Scenario, p: &Persona, customer: &str) -> Vec<(ContextPart, [Option<Box<str>>; 7])> {
     let mut rng = random::stream(sc.seed, "context", customer, 0);
-    let mut parts: Vec<(ContextPart, [Option<Box<str>>; 7])> = Vec::new();
-    for (field, options) in &p.context {
-        let value = &options[random::weighted(&mut rng, options.iter().map(|(_, w)| *w))].0;
-        let Some(idx) = context_index(*field) else { continue };
-        let Some(part) = ContextPart::ALL.iter().copied().find(|p| p.fields().contains(&idx)) else { continue };
-        let pos = idx - part.fields().start;
-        match parts.iter_mut().find(|(p, _)| *p == part) {
-            Some((_, arr)) => arr[pos] = Some(value.as_str().into()),
-            None => {
-                let mut arr: [Option<Box<str>>; 7] = Default::default();
-                arr[pos] = Some(value.as_str().into());
-                parts.push((part, arr));
-            }
-        }
-    }
-    parts
+    let drawn: Vec<(crate::dsl::fields::StrField, &str)> = p
+        .context
+        .iter()
+        .map(|(field, options)| {
+            (*field, options[random::weighted(&mut rng, options.iter().map(|(_, w)| *w))].0.as_str())
+        })
+        .collect();
+    context_parts(drawn)
 }
 
 /// For each page of a persona, the outcomes a view of that page achieves on its
