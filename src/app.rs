@@ -386,9 +386,19 @@ impl crate::sim::Output for Progress<'_> {
         self.inner.session_ended(end);
     }
     fn clock(&mut self, now: crate::clock::SimTime) {
+        self.inner.clock(now);
         if let Some(bar) = &self.bar {
             bar.set_position(((now.0 - self.start) / 1000).max(0) as u64);
         }
+    }
+    fn event(&mut self, event: &crate::events::Event) {
+        self.inner.event(event);
+    }
+    fn rejected(&mut self, line: u64, error: &crate::events::LineError) {
+        self.inner.rejected(line, error);
+    }
+    fn features(&mut self, customer: &std::sync::Arc<str>, session: u32, values: &[f64]) {
+        self.inner.features(customer, session, values);
     }
 }
 

@@ -308,6 +308,41 @@ fn hostile_event_data_renders_as_text() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The commands as a user runs them: the sample must see the run's events (an
+/// output in between that drops `Output::event` leaves the journeys empty).
+#[test]
+fn pesim_run_replay_and_explain_write_reports_with_journeys() {
+    let dir = temp("cli");
+    let pesim = |args: &[&str]| {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_pesim")).current_dir(root()).args(args).output().expect("pesim runs");
+        assert!(out.status.success(), "pesim {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let (run, replayed, visitor) = (dir.join("run"), dir.join("replay"), dir.join("c-1.html"));
+    let events = "tests/events/shop_journeys.jsonl";
+    pesim(&["run", "scenarios/shop.yaml", "--quiet", "--out", run.to_str().unwrap()]);
+    pesim(&["replay", "scenarios/shop.yaml", "--events", events, "--quiet", "--out", replayed.to_str().unwrap()]);
+    pesim(&[
+        "explain",
+        "scenarios/shop.yaml",
+        "--events",
+        events,
+        "--visitor",
+        "c-1",
+        "--html",
+        visitor.to_str().unwrap(),
+    ]);
+    for report in [run.join("report.html"), replayed.join("report.html"), visitor] {
+        let html = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{}: {e}", report.display()));
+        let warnings: Vec<&str> = html.lines().filter(|l| l.contains("class=\"warn\"")).collect();
+        assert!(warnings.is_empty(), "{}: {warnings:?}", report.display());
+        assert!(html.contains("class=\"badge b-page\""), "{}: no page in the journeys", report.display());
+    }
+    let html = std::fs::read_to_string(dir.join("c-1.html")).unwrap();
+    assert!(html.contains("data-customer=\"c-1\"") && html.contains("trigger false: "), "explain --html has no trace");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn browser_check(report: &Path, shot: &Path) -> Option<String> {
     let out = Command::new("bash")
         .arg(root().join("tests/browser/check_report.sh"))

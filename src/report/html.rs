@@ -117,6 +117,9 @@ pub struct JourneySample {
     touched: Option<usize>,
     /// The command line that made the run, shown in the report (optional).
     pub command: Option<String>,
+    /// Everything the sample was told of, sampled or not (to tell a wiring that drops events).
+    events_seen: u64,
+    decisions_seen: u64,
 }
 
 struct Journey {
@@ -244,6 +247,8 @@ impl JourneySample {
             last: vec![None; sc.workgroups.len()],
             touched: None,
             command: None,
+            events_seen: 0,
+            decisions_seen: 0,
         }
     }
 
@@ -382,6 +387,7 @@ fn event_what(ev: &Event) -> EventWhat {
 
 impl Output for JourneySample {
     fn decision(&mut self, d: &Decision) {
+        self.decisions_seen += 1;
         let Some(&i) = self.index.get(&*d.customer) else { return };
         let availability_matters = matches!(
             d.kind,
@@ -434,6 +440,7 @@ impl Output for JourneySample {
     }
 
     fn event(&mut self, ev: &Event) {
+        self.events_seen += 1;
         let Some(i) = self.slot(&ev.customer) else {
             self.touched = None;
             return;
@@ -2257,6 +2264,13 @@ fn report_html(sc: &Scenario, dir: &Path, sample: &JourneySample) -> io::Result<
     }
     if av.unreadable > 0 {
         warnings.push(format!("{} lines of availability.jsonl could not be read and are left out", av.unreadable));
+    }
+    if sample.decisions_seen > 0 && sample.events_seen == 0 {
+        warnings.push(
+            "the journey sample saw decisions but no event: an output between the run and the sample \
+             does not forward Output::event, so there are no journeys below"
+                .to_string(),
+        );
     }
     if summary["scenario"].as_str() != Some(sc.name.as_str()) {
         warnings.push(format!(
