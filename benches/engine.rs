@@ -16,7 +16,9 @@
 //!
 //! With `--bench`, after criterion, the two sweep variants are also run
 //! interleaved (`PESIM_BENCH_RATIO_RUNS` times each, default 5) and the ratio of
-//! their median wall times is printed, since criterion reports each alone.
+//! their median wall times is printed, since criterion reports each alone, with
+//! the CPU time each used (from /proc/self/stat): on a machine with other load,
+//! CPU time / wall time shows how many cores the 2-thread pool really had.
 //!
 //!   cargo bench --bench engine
 
@@ -126,6 +128,16 @@ fn benches(c: &mut Criterion, inp: &Input) {
     g.finish();
 }
 
+/// CPU time used by this process so far (all threads), from /proc/self/stat (Linux, 100 ticks/s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// The 2-thread / 1-thread speed-up of the sweep, from interleaved runs.
 fn ratio(inp: &Input) {
     let reps = env_usize("PESIM_BENCH_RATIO_RUNS", 5);
@@ -134,28 +146,41 @@ fn ratio(inp: &Input) {
     }
     let runs = env_usize("PESIM_BENCH_RUNS", 4);
     let pools = [pool(1), pool(2)];
-    let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut wall: [Vec<f64>; 2] = Default::default();
+    let mut cpu = [0.0; 2];
     for _ in 0..reps {
         for (i, p) in pools.iter().enumerate() {
             let inputs = vec![inp.events.clone(); runs];
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             black_box(sweep(p, &inp.sc, inputs));
-            times[i].push(t.elapsed().as_secs_f64());
+            wall[i].push(t.elapsed().as_secs_f64());
+            if let (Some(a), Some(b)) = (c, cpu_seconds()) {
+                cpu[i] += b - a;
+            }
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    let total = [wall[0].iter().sum::<f64>(), wall[1].iter().sum::<f64>()];
+    let [t1, t2] = wall.map(|mut v| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
-    };
-    let (t1, t2) = (median(&mut times[0]), median(&mut times[1]));
+    });
     let events = (inp.tracking * runs as u64) as f64;
     println!(
-        "sweep of {runs} replays x {} events, median of {reps} interleaved runs: 1 thread {t1:.3} s ({:.2} M events/s), \
-         2 threads {t2:.3} s ({:.2} M events/s); speed-up 2 threads / 1 thread = {:.2}x (target >= 1.8x)",
+        "sweep of {runs} replays x {} events, median of {reps} interleaved runs: 1 thread {t1:.3} s ({:.3} M events/s), \
+         2 threads {t2:.3} s ({:.3} M events/s); speed-up 2 threads / 1 thread = {:.2}x (target >= 1.8x)",
         inp.tracking,
         events / t1 / 1e6,
         events / t2 / 1e6,
         t1 / t2
+    );
+    // CPU time / wall time: how many cores the runs actually got (other load on the machine shows here).
+    println!(
+        "cores used (CPU time / wall time): 1 thread {:.2}, 2 threads {:.2}; events per CPU-second: 1 thread {:.3} M, \
+         2 threads {:.3} M",
+        cpu[0] / total[0],
+        cpu[1] / total[1],
+        events * reps as f64 / cpu[0] / 1e6,
+        events * reps as f64 / cpu[1] / 1e6
     );
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         println!(

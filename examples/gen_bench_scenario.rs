@@ -1,27 +1,27 @@
 //! The benchmarks' scenario: a large online store ("megastore") with 50 action
 //! maps and 30 segments, and synthetic traffic to generate event files of any size.
 //!
-//!   cargo run --release --example gen_bench_scenario -- target/bench/megastore.yaml
+//!   cargo run --release --example gen_bench_scenario -- target/bench/megastore.yaml [PER_HOUR] [HOURS]
 //!   ./target/release/pesim generate target/bench/megastore.yaml \
-//!       --set traffic.arrivals.per_hour=3700 --out /tmp/pesim-bench/events-1m.jsonl
+//!       --set traffic.arrivals.per_hour=6700 --out /tmp/pesim-bench/events-1m.jsonl    # 1,000,630 events
 //!
 //! The scenario is written by [`scenario_yaml`] (the benches include this file
 //! to use it without a file on disk). Shape, chosen to look like a real
 //! deployment's configuration:
 //! - 8 product categories, each with a category and a product page, plus home,
 //!   search, deals, cart, a two-step checkout, help centre, returns, account and
-//!   store-locator pages: 29 pages in a Markov chain shared by 4 personas;
+//!   store-locator pages: 30 pages in a Markov chain shared by 4 personas;
 //! - 30 segments: per-category shoppers (`count(...)` patterns over pageviews
 //!   and `product_viewed` attributes), cart/checkout (`page.url contains` and
 //!   `matches`), visit context (device, referrer, campaign with a regex, geo,
 //!   language), customer-scope segments (`session.number`, `visitor.count`),
 //!   segments of segments, `session.duration` and `now.hour`;
-//! - 50 action maps: 22 webchat (immediate, `{delay: ...}`, `next_session`,
-//!   multi-target with a what-if overflow workgroup), 15 content offers, 3 web
-//!   messaging, 10 webhooks; triggers keyed on `event.name` as real maps are,
-//!   some with `page_url`, a few with a [start, end) window;
+//! - 50 action maps: 24 webchat (immediate, 10 `{delay: ...}`, 2 `next_session`,
+//!   multi-target with a what-if overflow workgroup), 17 content offers, 3 web
+//!   messaging, 6 webhooks; triggers keyed on `event.name` as real maps are,
+//!   23 with `page_url`, 10 with a [start, end) window;
 //! - 4 outcomes, one with a predictor (so scores are updated at every event);
-//! - 7 simulated workgroups and one fixed-availability overflow.
+//! - 8 simulated workgroups (one, `vip`, without shifts) and one fixed-availability overflow.
 //!
 //! At the default `per_hour: 2000` over 24 h (47,800 arrivals, the profile's
 //! multipliers sum to 23.9) the stream has 298,616 events, 6.25 per arrival
