@@ -159,13 +159,7 @@ pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> st
     };
     stats.lines = reader.lines_read();
     stats.blank = stats.lines - stats.events - stats.responses - stats.rejected;
-    let (tally, _) = files.finish(&stats)?;
-    crate::report::html::write_report(&sc, &dir, &sample)?;
-    if !args.quiet {
-        write!(out, "{}", crate::report::table(&sc, &stats, &tally))?;
-        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json,report.html}}", dir.display())?;
-    }
-    Ok(exit::OK)
+    finish_outputs(out, &sc, &dir, files, &stats, &sample, args.quiet)
 }
 
 /// `pesim explain`: one visitor's events, each with its session, segments,
@@ -437,13 +431,7 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io:
         bar.finish_and_clear();
     }
     let Some(stats) = stats else { return Ok(exit::FAILED) };
-    let (tally, _) = files.finish(&stats)?;
-    crate::report::html::write_report(&sc, &dir, &sample)?;
-    if !args.quiet {
-        write!(out, "{}", crate::report::table(&sc, &stats, &tally))?;
-        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json,report.html}}", dir.display())?;
-    }
-    Ok(exit::OK)
+    finish_outputs(out, &sc, &dir, files, &stats, &sample, args.quiet)
 }
 
 /// `pesim generate`: the event stream `run` would replay, as JSON Lines.
@@ -838,4 +826,23 @@ pub fn import_genesys(
         }
     }
     Ok(code)
+}
+
+/// The end of `run` and `replay`: summary.json, report.html, and the table.
+fn finish_outputs(
+    out: &mut dyn Write,
+    sc: &config::Scenario,
+    dir: &Path,
+    files: crate::report::Files<'_>,
+    stats: &crate::sim::Stats,
+    sample: &crate::report::html::JourneySample,
+    quiet: bool,
+) -> std::io::Result<i32> {
+    let (tally, _) = files.finish(stats)?;
+    crate::report::html::write_report(sc, dir, sample)?;
+    if !quiet {
+        write!(out, "{}", crate::report::table(sc, stats, &tally))?;
+        writeln!(out, "\nwrote {}/{{decisions.jsonl,availability.jsonl,summary.json,report.html}}", dir.display())?;
+    }
+    Ok(exit::OK)
 }
