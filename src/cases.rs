@@ -83,7 +83,7 @@ pub fn case_events(sc: &Scenario, case: &Case) -> Vec<Event> {
 
 fn with_visit(
     mut ev: TrackEvent,
-    context: &[(ContextPart, [Option<Box<str>>; 7])],
+    context: &[(ContextPart, crate::events::ContextValues)],
     traits: &[(crate::dsl::Sym, crate::dsl::DynValue)],
     authenticated: Option<bool>,
 ) -> TrackEvent {

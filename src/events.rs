@@ -5,6 +5,7 @@
 //! `Sym::UNKNOWN`, so conditions compare ids only.
 
 use std::io::BufRead;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -75,12 +76,15 @@ impl ContextPart {
     }
 }
 
+/// One context part's values, in the order of its fields. Shared text: the
+/// snippet resends the same context with every event, and a reader interns it
+/// so that the engine keeps it without copying (see [`EventReader`]).
+pub type ContextValues = [Option<Arc<str>>; 7];
+
 /// The context parts an event carries, from (field, value) pairs: the fields of
 /// one part share its array; fields that are not visit context are skipped.
-pub fn context_parts<'a>(
-    values: impl IntoIterator<Item = (StrField, &'a str)>,
-) -> Vec<(ContextPart, [Option<Box<str>>; 7])> {
-    let mut parts: Vec<(ContextPart, [Option<Box<str>>; 7])> = Vec::new();
+pub fn context_parts<'a>(values: impl IntoIterator<Item = (StrField, &'a str)>) -> Vec<(ContextPart, ContextValues)> {
+    let mut parts: Vec<(ContextPart, ContextValues)> = Vec::new();
     for (field, value) in values {
         let Some(idx) = context_index(field) else { continue };
         let Some(part) = ContextPart::ALL.iter().copied().find(|p| p.fields().contains(&idx)) else { continue };
@@ -88,7 +92,7 @@ pub fn context_parts<'a>(
         match parts.iter_mut().find(|(p, _)| *p == part) {
             Some((_, arr)) => arr[slot] = Some(value.into()),
             None => {
-                let mut arr: [Option<Box<str>>; 7] = Default::default();
+                let mut arr: ContextValues = Default::default();
                 arr[slot] = Some(value.into());
                 parts.push((part, arr));
             }
@@ -193,7 +197,7 @@ pub struct TrackEvent {
     /// Shared with the session that shows it: a pageview costs no copy.
     pub page: Option<std::sync::Arc<Page>>,
     /// Context parts the event carries, with all of that part's fields.
-    pub context: Vec<(ContextPart, [Option<Box<str>>; 7])>,
+    pub context: Vec<(ContextPart, ContextValues)>,
     /// Attributes the rules read, by interned name.
     pub attributes: Vec<(Sym, DynValue)>,
     /// Attributes no rule names. The reader drops them; generated events keep
@@ -507,6 +511,32 @@ fn attribute_value(v: &serde_json::Value) -> Result<DynValue, String> {
 
 /// Parses one line. `interner` maps names to the rules' symbols.
 pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event, LineError> {
+    parse_line_with(scenario, line, line_no, &mut Texts::default())
+}
+
+/// Context texts seen recently, shared by the events that repeat them. Bounded:
+/// it starts afresh when full, which costs a few copies, never a wrong value.
+#[derive(Debug, Default)]
+pub struct Texts(rustc_hash::FxHashSet<Arc<str>>);
+
+impl Texts {
+    const MAX: usize = 1 << 16;
+
+    pub fn intern(&mut self, text: String) -> Arc<str> {
+        if let Some(t) = self.0.get(text.as_str()) {
+            return t.clone();
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        let t: Arc<str> = text.into();
+        self.0.insert(t.clone());
+        t
+    }
+}
+
+/// [`parse_line`], sharing context texts through `texts`.
+pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mut Texts) -> Result<Event, LineError> {
     // serde reads a struct from a JSON array too: insist on an object.
     match line.trim_start().as_bytes().first() {
         Some(b'[') => return Err(LineError::NotAnObject("an array")),
@@ -588,9 +618,9 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
         return Err(LineError::Missing("page.url"));
     }
     let mut part = |part: ContextPart, values: Vec<Option<String>>| {
-        let mut arr: [Option<Box<str>>; 7] = Default::default();
+        let mut arr: ContextValues = Default::default();
         for (slot, v) in arr.iter_mut().zip(values) {
-            *slot = opt(v);
+            *slot = v.filter(|s| !s.is_empty()).map(|s| texts.intern(s));
         }
         ev.context.push((part, arr));
     };
@@ -643,12 +673,22 @@ pub struct EventReader<'s, R> {
     line_no: u64,
     last: Option<SimTime>,
     start: Option<SimTime>,
+    texts: Texts,
 }
 
 impl<'s, R: BufRead> EventReader<'s, R> {
     pub fn new(scenario: &'s Scenario, input: R) -> Self {
         let start = scenario.start.map(SimTime::from_timestamp);
-        EventReader { scenario, input, buf: String::new(), bytes: Vec::new(), line_no: 0, last: None, start }
+        EventReader {
+            scenario,
+            input,
+            buf: String::new(),
+            bytes: Vec::new(),
+            line_no: 0,
+            last: None,
+            start,
+            texts: Texts::default(),
+        }
     }
 
     /// The next line as an event, `Some(Err)` for an invalid line (the reader
@@ -682,7 +722,7 @@ impl<'s, R: BufRead> EventReader<'s, R> {
             if line.is_empty() {
                 continue;
             }
-            let result = parse_line(self.scenario, line, self.line_no).and_then(|ev| {
+            let result = parse_line_with(self.scenario, line, self.line_no, &mut self.texts).and_then(|ev| {
                 if let Some(start) = self.start
                     && ev.time < start
                 {

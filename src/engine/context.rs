@@ -6,7 +6,7 @@ use crate::dsl::context::{Context, CountSlot, DynValue, OutcomeId, ScoreMetric, 
 use crate::dsl::fields::{BoolField, DurField, NumField, StrField};
 use crate::events::{TrackEvent, context_index};
 
-use super::rules::{Rules, SlotRef};
+use super::rules::{Rules, SlotRef, sigmoid};
 use super::state::{Lifetime, Session};
 
 pub struct EvalCtx<'a> {
@@ -25,7 +25,7 @@ impl Context for EvalCtx<'_> {
             StrField::EventName => self.event.map(|e| &*e.name_text),
             StrField::NowWeekday => Some(WEEKDAYS[self.local.weekday]),
             f => match self.rules.context_slot[f.index()] {
-                Some(i) => self.session.context[i as usize].as_deref(),
+                Some(i) => self.session.context(i as usize),
                 None => self.session.page.as_ref().and_then(|p| p.get(f)),
             },
         }
@@ -86,12 +86,13 @@ impl Context for EvalCtx<'_> {
 
     #[inline]
     fn outcome_score(&self, id: OutcomeId, metric: ScoreMetric) -> Option<f64> {
-        let s = &self.session.scores[id.0 as usize];
+        let i = id.0 as usize;
+        let logit = &self.session.scores[i];
         match metric {
-            ScoreMetric::Probability => s.probability,
-            ScoreMetric::MaxProbability => s.max_probability,
-            ScoreMetric::Quantile => s.quantile,
-            ScoreMetric::MaxQuantile => s.max_quantile,
+            ScoreMetric::Probability => logit.now.map(sigmoid),
+            ScoreMetric::MaxProbability => logit.max.map(sigmoid),
+            ScoreMetric::Quantile => self.rules.quantile(i, logit.now),
+            ScoreMetric::MaxQuantile => self.rules.quantile(i, logit.max),
         }
     }
 

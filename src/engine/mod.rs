@@ -79,14 +79,14 @@ pub trait Sink {
 
 /// What a finished session achieved.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SessionEnd {
-    pub customer: Arc<str>,
+pub struct SessionEnd<'a> {
+    pub customer: &'a Arc<str>,
     pub session: u32,
     pub at: SimTime,
     /// A chat of the session reached an agent.
     pub engaged: bool,
     /// Indexed by outcome.
-    pub outcomes: Vec<bool>,
+    pub outcomes: &'a [bool],
 }
 
 /// What happened to a queued chat, reported back by the contact center.
@@ -133,6 +133,11 @@ pub struct Engine<'s> {
     pub record_features: Option<OutcomeId>,
     /// Reused per event, so the steady state allocates nothing.
     scratch: Vec<u32>,
+    /// Ended sessions' blocks, for the next sessions to reuse.
+    #[allow(clippy::vec_box, reason = "the boxes move in and out of `Visitor::session` without copying")]
+    spare: Vec<Box<Session>>,
+    /// The predictor features' values at the current event (reused).
+    features: Vec<f64>,
 }
 
 impl<'s> Engine<'s> {
@@ -150,6 +155,8 @@ impl<'s> Engine<'s> {
             trace: None,
             record_features: None,
             scratch: Vec::new(),
+            spare: Vec::new(),
+            features: Vec::new(),
         }
     }
 
@@ -187,7 +194,8 @@ impl<'s> Engine<'s> {
             .map(|i| SegmentId(i as u32))
             .collect();
         let outcomes = (0..self.sc.outcomes.len()).filter(|i| s.outcomes[*i]).map(|i| OutcomeId(i as u32)).collect();
-        Some(SessionView { number: s.number, segments, outcomes, scores: s.scores.to_vec() })
+        let scores = s.scores.iter().enumerate().map(|(i, l)| self.rules.score(i, l)).collect();
+        Some(SessionView { number: s.number, segments, outcomes, scores })
     }
 
     /// Whether a chat of the customer's current session reached an agent.
@@ -234,7 +242,7 @@ impl<'s> Engine<'s> {
                 sessions: 0,
                 pageviews: 0,
                 counts: vec![0; self.rules.visitor_slots].into(),
-                customer_segments: vec![None; self.sc.segments.len()].into(),
+                customer_segments: vec![None; self.rules.customer_slots].into(),
                 traits: Vec::new(),
                 next_session: Vec::new(),
                 last_event: SimTime(i64::MIN),
@@ -319,7 +327,7 @@ impl<'s> Engine<'s> {
         }
         for (part, values) in &ev.context {
             for (slot, value) in part.fields().zip(values.iter()) {
-                s.context[slot] = value.clone();
+                s.set_context(slot, value);
             }
         }
         if ev.authenticated.is_some() {
@@ -331,7 +339,7 @@ impl<'s> Engine<'s> {
                 None => life.traits.push((*sym, value.clone())),
             }
         }
-        if ev.is_pageview {
+        if ev.is_pageview && s.maybe_pending {
             let url = s.page.as_ref().map(|p| &*p.url);
             for m in s.maps.iter_mut() {
                 if let MapState::Pending { due: due @ Due::OnReturn(_), .. } = m
@@ -384,31 +392,26 @@ impl<'s> Engine<'s> {
             let holds =
                 sc.segments[i].when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
             if holds {
-                if rules.is_customer_scope(i) {
-                    life.customer_segments[i] = Some(now);
+                if let Some(slot) = rules.customer_slot[i] {
+                    life.customer_segments[slot as usize] = Some(now);
                 } else {
                     s.segments[i] = true;
                 }
                 decide(sink, s.number, DecisionKind::SegmentAssigned(*id));
             }
         }
-        // 5. Scores.
-        for (i, o) in sc.outcomes.iter().enumerate() {
-            let Some(p) = &o.predictor else { continue };
+        // 5. Scores: each distinct feature once, then each predictor's log-odds.
+        if !rules.features.is_empty() {
             let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
-            let z = p.bias + p.features.iter().map(|f| f.weight * f.node.eval(&ctx).unwrap_or(0.0)).sum::<f64>();
-            let prob = 1.0 / (1.0 + (-z).exp());
-            let quantile = quantile_of(&p.quantiles, prob);
-            let score = &mut s.scores[i];
-            *score = Score {
-                probability: Some(prob),
-                max_probability: Some(score.max_probability.map_or(prob, |m| m.max(prob))),
-                quantile,
-                max_quantile: match (score.max_quantile, quantile) {
-                    (Some(m), Some(q)) => Some(m.max(q)),
-                    (m, q) => q.or(m),
-                },
-            };
+            let x = &mut self.features;
+            x.clear();
+            x.extend(rules.features.iter().map(|f| f.eval(&ctx).unwrap_or(0.0)));
+            for (logit, plan) in s.scores.iter_mut().zip(&rules.predictors) {
+                let Some(plan) = plan else { continue };
+                let z = plan.logit(x);
+                logit.now = Some(z);
+                logit.max = Some(logit.max.map_or(z, |m| m.max(z)));
+            }
         }
         if let Some(o) = self.record_features
             && !s.outcomes[o.0 as usize]
@@ -426,7 +429,7 @@ impl<'s> Engine<'s> {
         for i in candidates {
             let m = &sc.action_maps[i];
             let eligible = m.active
-                && s.maps[i] == MapState::Idle
+                && matches!(s.maps[i], MapState::Idle)
                 && m.start.is_none_or(|t| now >= SimTime::from_timestamp(t))
                 && m.end.is_none_or(|t| now < SimTime::from_timestamp(t));
             if !eligible {
@@ -436,6 +439,7 @@ impl<'s> Engine<'s> {
                 continue;
             }
             let holds = m.trigger.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
+            s.maybe_pending |= holds;
             if tracing {
                 trace_triggers.push((ActionMapId(i as u32), Some(holds)));
             }
@@ -472,42 +476,51 @@ impl<'s> Engine<'s> {
 
     fn start_session(&mut self, v: VisitorId, now: SimTime, sink: &mut dyn Sink) {
         let sc = self.sc;
-        let n_maps = sc.action_maps.len();
         let vis = &mut self.visitors[v.0 as usize];
         vis.life.sessions += 1;
         let number = vis.life.sessions;
-        let mut maps = vec![MapState::Idle; n_maps];
+        let rng = random::stream(self.seed, "session", &vis.customer, u64::from(number));
+        let end = now.plus(sc.settings.session_timeout);
+        // An ended session's block is reused: sessions come and go at every
+        // visit, and allocating their arrays anew was a large part of the engine's time.
+        let mut s = match self.spare.pop() {
+            Some(mut s) => {
+                s.reset(number, now, end, rng);
+                s
+            }
+            None => Box::new(Session {
+                number,
+                start: now,
+                last_event: now,
+                end_timer: Some(end),
+                events: 0,
+                pageviews: 0,
+                page: None,
+                page_since: now,
+                context: Default::default(),
+                context_set: 0,
+                authenticated: None,
+                counts: vec![0; self.rules.session_slots].into(),
+                segments: vec![false; sc.segments.len()].into(),
+                outcomes: vec![false; sc.outcomes.len()].into(),
+                scores: vec![state::Logit::default(); sc.outcomes.len()].into(),
+                maps: vec![MapState::Idle; sc.action_maps.len()].into(),
+                maybe_pending: false,
+                open: [None; 3],
+                engaged: false,
+                rejected: [false; 3],
+                last_offer: [None; 3],
+                offers: 0,
+                rng,
+            }),
+        };
         for id in vis.life.next_session.drain(..) {
-            maps[id.0 as usize] = MapState::Pending { due: Due::Now, blocked: None };
+            s.maps[id.0 as usize] = MapState::Pending { due: Due::Now, blocked: None };
+            s.maybe_pending = true;
         }
-        vis.session = Some(Box::new(Session {
-            number,
-            start: now,
-            last_event: now,
-            end_timer: Some(now.plus(sc.settings.session_timeout)),
-            events: 0,
-            pageviews: 0,
-            page: None,
-            page_since: now,
-            context: Default::default(),
-            authenticated: None,
-            counts: vec![0; self.rules.session_slots].into(),
-            segments: vec![false; sc.segments.len()].into(),
-            outcomes: vec![false; sc.outcomes.len()].into(),
-            scores: vec![Score::default(); sc.outcomes.len()].into(),
-            maps: maps.into(),
-            open: [None; 3],
-            engaged: false,
-            rejected: [false; 3],
-            last_offer: [None; 3],
-            offers: 0,
-            rng: random::stream(self.seed, "session", &vis.customer, u64::from(number)),
-        }));
+        vis.session = Some(s);
         self.active += 1;
-        sink.schedule(
-            now.plus(sc.settings.session_timeout),
-            Timer { visitor: v, session: number, kind: TimerKind::SessionEnd },
-        );
+        sink.schedule(end, Timer { visitor: v, session: number, kind: TimerKind::SessionEnd });
     }
 
     /// Ends a session: open offers become `ignored`, session state is dropped.
@@ -517,13 +530,14 @@ impl<'s> Engine<'s> {
         debug_assert_eq!(s.number, number);
         self.active -= 1;
         sink.session_ended(&SessionEnd {
-            customer: vis.customer.clone(),
+            customer: &vis.customer,
             session: number,
             at,
             engaged: s.engaged,
-            outcomes: s.outcomes.to_vec(),
+            outcomes: &s.outcomes,
         });
-        for (i, m) in s.maps.iter().enumerate() {
+        // Only a session that made offers can have one open.
+        for (i, m) in s.maps.iter().enumerate().filter(|_| s.offers > 0) {
             if let MapState::Offered { target, .. } = m {
                 sink.decision(Decision {
                     time: at,
@@ -538,6 +552,7 @@ impl<'s> Engine<'s> {
                 });
             }
         }
+        self.spare.push(s);
     }
 
     /// Handles a timer the engine asked for; stale timers do nothing.
@@ -698,6 +713,13 @@ impl<'s> Engine<'s> {
         let tracing = self.trace_visitor == Some(v);
         let vis = &mut self.visitors[v.0 as usize];
         let Some(s) = vis.session.as_deref_mut() else { return };
+        if !s.maybe_pending {
+            return;
+        }
+        if !s.maps.iter().any(|m| matches!(m, MapState::Pending { .. })) {
+            s.maybe_pending = false;
+            return;
+        }
         let mut due: Vec<ActionMapId> = s
             .maps
             .iter()

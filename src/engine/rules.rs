@@ -32,11 +32,43 @@ pub struct Rules {
     pub context_slot: Vec<Option<u8>>,
     /// Customer-scope segments: how long an assignment lasts (`None`: forever).
     pub customer_expiry: Vec<Option<Option<i64>>>,
+    /// Each customer-scope segment's index in `Lifetime::customer_segments`.
+    pub customer_slot: Vec<Option<u32>>,
+    pub customer_slots: usize,
     /// Which outcomes, segments (by position in dependency order) and action
     /// maps an event of a given name can make true.
     pub outcomes_by_event: EventIndex,
     pub segments_by_event: EventIndex,
     pub maps_by_event: EventIndex,
+    /// Every distinct predictor feature expression, evaluated once per event
+    /// however many predictors use it.
+    pub features: Vec<crate::dsl::NumNode>,
+    /// Per outcome, its predictor over `features` (`None`: no predictor).
+    pub predictors: Vec<Option<Plan>>,
+}
+
+/// A predictor as the engine runs it.
+#[derive(Debug)]
+pub struct Plan {
+    pub bias: f64,
+    /// (index in `Rules::features`, weight), in the predictor's feature order.
+    pub terms: Vec<(u32, f64)>,
+    /// The quantile cut points (empty: no quantiles).
+    pub cuts: Vec<f64>,
+}
+
+impl Plan {
+    /// The log-odds at an event, from the values of `Rules::features`.
+    #[inline]
+    pub fn logit(&self, x: &[f64]) -> f64 {
+        self.bias + self.terms.iter().map(|&(f, w)| w * x[f as usize]).sum::<f64>()
+    }
+}
+
+/// The logistic function: a probability from log-odds.
+#[inline]
+pub fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
 }
 
 /// Items (by index, ascending) that an event of a given name can make true:
@@ -123,7 +155,46 @@ impl Rules {
                 Scope::Customer => Some(s.expires_after_days.map(|d| i64::from(d) * 86_400_000)),
             })
             .collect();
+        let mut features: Vec<crate::dsl::NumNode> = Vec::new();
+        let mut feature_texts: Vec<&str> = Vec::new();
+        let predictors = sc
+            .outcomes
+            .iter()
+            .map(|o| {
+                let p = o.predictor.as_ref()?;
+                let terms = p
+                    .features
+                    .iter()
+                    .map(|f| {
+                        // The same text compiles to the same node: share it.
+                        let text = f.text.trim();
+                        let k = feature_texts.iter().position(|t| *t == text).unwrap_or_else(|| {
+                            feature_texts.push(text);
+                            features.push(f.node.clone());
+                            features.len() - 1
+                        });
+                        (k as u32, f.weight)
+                    })
+                    .collect();
+                Some(Plan { bias: p.bias, terms, cuts: p.quantiles.clone() })
+            })
+            .collect();
+        let mut customer_slots = 0;
+        let customer_slot = sc
+            .segments
+            .iter()
+            .map(|s| {
+                (s.scope == Scope::Customer).then(|| {
+                    customer_slots += 1;
+                    customer_slots - 1
+                })
+            })
+            .collect();
         Rules {
+            features,
+            predictors,
+            customer_slot,
+            customer_slots: customer_slots as usize,
             outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),
             segments_by_event: EventIndex::build(sc.segment_order.iter().map(|id| &sc.segment(*id).when.node)),
             maps_by_event: EventIndex::build(sc.action_maps.iter().map(|m| &m.trigger.node)),
@@ -140,9 +211,24 @@ impl Rules {
     /// Whether customer-scope segment `i` is assigned to the visitor at `now`.
     #[inline]
     pub fn segment_live(&self, life: &Lifetime, i: usize, now: SimTime) -> bool {
-        match (self.customer_expiry[i], life.customer_segments[i]) {
-            (Some(expiry), Some(at)) => expiry.is_none_or(|ms| now.0 < at.0 + ms),
-            _ => false,
+        let (Some(expiry), Some(slot)) = (self.customer_expiry[i], self.customer_slot[i]) else { return false };
+        life.customer_segments[slot as usize].is_some_and(|at| expiry.is_none_or(|ms| now.0 < at.0 + ms))
+    }
+
+    /// Outcome `i`'s quantile at log-odds `z` (`None` without cut points).
+    #[inline]
+    pub fn quantile(&self, i: usize, z: Option<f64>) -> Option<f64> {
+        let plan = self.predictors[i].as_ref()?;
+        super::quantile_of(&plan.cuts, sigmoid(z?))
+    }
+
+    /// What conditions read of outcome `i`'s predictor in a session.
+    pub fn score(&self, i: usize, logit: &super::state::Logit) -> super::state::Score {
+        super::state::Score {
+            probability: logit.now.map(sigmoid),
+            max_probability: logit.max.map(sigmoid),
+            quantile: self.quantile(i, logit.now),
+            max_quantile: self.quantile(i, logit.max),
         }
     }
 

@@ -28,7 +28,8 @@ pub struct Lifetime {
     pub pageviews: u32,
     /// Counters of `visitor.count(...)` patterns.
     pub counts: Box<[u32]>,
-    /// When each customer-scope segment was assigned (indexed by segment).
+    /// When each customer-scope segment was assigned, indexed by
+    /// `Rules::customer_slot` (customer-scope segments only: most are session-scope).
     pub customer_segments: Box<[Option<SimTime>]>,
     pub traits: Vec<(Sym, DynValue)>,
     /// Actions qualified with `next_session` activation, due at the next session.
@@ -43,6 +44,16 @@ pub struct Score {
     pub max_probability: Option<f64>,
     pub quantile: Option<f64>,
     pub max_quantile: Option<f64>,
+}
+
+/// What a session keeps of one predictor: its linear score (log-odds) now and
+/// its maximum. The probability and quantiles are increasing functions of it,
+/// so they are computed when read ([`super::rules::Rules::score`]) rather than
+/// at every event, where the `exp` was most of a predictor's cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Logit {
+    pub now: Option<f64>,
+    pub max: Option<f64>,
 }
 
 /// Where an action map stands in the current session.
@@ -93,16 +104,23 @@ pub struct Session {
     pub pageviews: u32,
     pub page: Option<std::sync::Arc<Page>>,
     pub page_since: SimTime,
-    /// Latest visit context, indexed like `CONTEXT_FIELDS`.
-    pub context: [Option<Box<str>>; CONTEXT_FIELDS.len()],
+    /// Latest visit context, indexed like `CONTEXT_FIELDS`; only the slots
+    /// whose bit is set in `context_set` belong to this session. The others
+    /// keep an earlier session's text, so that a recycled session compares the
+    /// snippet's repeated context instead of allocating it again.
+    pub context: [Option<Arc<str>>; CONTEXT_FIELDS.len()],
+    pub context_set: u32,
     pub authenticated: Option<bool>,
     /// Counters of session-scope `count(...)` patterns.
     pub counts: Box<[u32]>,
     /// Session-scope segments assigned in this session.
     pub segments: Box<[bool]>,
     pub outcomes: Box<[bool]>,
-    pub scores: Box<[Score]>,
+    pub scores: Box<[Logit]>,
     pub maps: Box<[MapState]>,
+    /// False only when no map is `Pending`: lets an event skip scanning the
+    /// maps (set whenever one becomes pending, cleared by a scan that finds none).
+    pub maybe_pending: bool,
     /// The action map with an open offer (or unfinished chat), per media slot.
     pub open: [Option<ActionMapId>; 3],
     /// A chat of this session reached an agent (frequency cap `after_conversation`).
@@ -116,9 +134,57 @@ pub struct Session {
 }
 
 impl Session {
+    /// Makes an ended session's block the start of session `number`, as a new one would be.
+    pub fn reset(&mut self, number: u32, now: SimTime, end: SimTime, rng: Rng) {
+        self.number = number;
+        self.start = now;
+        self.last_event = now;
+        self.end_timer = Some(end);
+        self.events = 0;
+        self.pageviews = 0;
+        self.page = None;
+        self.page_since = now;
+        self.context_set = 0;
+        self.authenticated = None;
+        self.counts.fill(0);
+        self.segments.fill(false);
+        self.outcomes.fill(false);
+        self.scores.fill(Logit::default());
+        self.maps.fill(MapState::Idle);
+        self.maybe_pending = false;
+        self.open = [None; 3];
+        self.engaged = false;
+        self.rejected = [false; 3];
+        self.last_offer = [None; 3];
+        self.offers = 0;
+        self.rng = rng;
+    }
+
+    /// The visit-context value in `slot`, if this session has one.
+    #[inline]
+    pub fn context(&self, slot: usize) -> Option<&str> {
+        if self.context_set & (1 << slot) != 0 { self.context[slot].as_deref() } else { None }
+    }
+
+    /// Sets a visit-context value; an unchanged text is kept, not copied.
+    #[inline]
+    pub fn set_context(&mut self, slot: usize, value: &Option<Arc<str>>) {
+        self.context_set |= 1 << slot;
+        let same = match (&self.context[slot], value) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.context[slot].clone_from(value);
+        }
+    }
+
     /// When inactivity ends the session: `timeout` after its last tracking event
     /// (SPEC §6 step 1). A chat still running goes on in the contact center.
     pub fn ends_at(&self, timeout: crate::config::model::Millis) -> SimTime {
         self.last_event.plus(timeout)
     }
 }
+
+const _: () = assert!(CONTEXT_FIELDS.len() <= 32, "context_set is a u32 bit set");

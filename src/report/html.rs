@@ -155,7 +155,7 @@ enum EventWhat {
         title: Option<Box<str>>,
         attributes: Vec<(Name, Box<str>)>,
         traits: Vec<(Sym, Box<str>)>,
-        context: Vec<(StrField, Box<str>)>,
+        context: Vec<(StrField, std::sync::Arc<str>)>,
     },
     Response {
         map: ActionMapId,

@@ -29,7 +29,7 @@ struct Visitor {
     customer: String,
     persona: usize,
     /// Context parts, drawn once per visitor.
-    context: Vec<(ContextPart, [Option<Box<str>>; 7])>,
+    context: Vec<(ContextPart, crate::events::ContextValues)>,
     sessions: u32,
     /// When the current or last session's journey ended.
     left_at: Option<SimTime>,
@@ -325,7 +325,7 @@ fn persona_index(sc: &Scenario, customer: &str) -> usize {
 }
 
 /// Draws a visitor's context values from the persona's categorical mixes.
-fn draw_context(sc: &Scenario, p: &Persona, customer: &str) -> Vec<(ContextPart, [Option<Box<str>>; 7])> {
+fn draw_context(sc: &Scenario, p: &Persona, customer: &str) -> Vec<(ContextPart, crate::events::ContextValues)> {
     let mut rng = random::stream(sc.seed, "context", customer, 0);
     let drawn: Vec<(crate::dsl::fields::StrField, &str)> = p
         .context
