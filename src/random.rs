@@ -19,6 +19,11 @@ fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
     h
 }
 
+/// FNV-1a of `bytes` from the standard offset basis (a fixed, portable hash).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    fnv1a(bytes, 0xcbf2_9ce4_8422_2325)
+}
+
 /// SplitMix64 finaliser: spreads the bits of a hash into a good seed.
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);

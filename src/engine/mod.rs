@@ -31,7 +31,7 @@ use gates::{GateInput, offer_gate};
 use rules::Rules;
 pub use state::Score;
 pub use state::VisitorId;
-use state::{Due, Lifetime, MapState, Session, Visitor, media_slot};
+use state::{Dormant, Due, Lifetime, MapState, Session, Visitor, media_slot};
 
 /// Something the engine wants to happen later.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,8 +121,15 @@ pub struct Engine<'s> {
     /// The seed all of this run's draws derive from (the scenario's, or a case's).
     pub seed: u64,
     rules: Rules,
+    /// Active visitors: those with a session, or with a place not yet retired.
     index: FxHashMap<Arc<str>, VisitorId>,
     visitors: Vec<Visitor>,
+    /// Places of retired visitors, for new ones.
+    free: Vec<u32>,
+    /// Retired visitors, by [`dormant_key`]; ordered so memory grows smoothly.
+    dormant: std::collections::BTreeMap<u128, Dormant>,
+    /// The id a free place holds (no allocation per retirement).
+    no_customer: Arc<str>,
     clock: LocalClock,
     responses: Responses,
     /// Visitors with an open session.
@@ -148,6 +155,9 @@ impl<'s> Engine<'s> {
             rules: Rules::new(sc),
             index: FxHashMap::default(),
             visitors: Vec::new(),
+            free: Vec::new(),
+            dormant: std::collections::BTreeMap::new(),
+            no_customer: Arc::from(""),
             clock: LocalClock::new(sc.timezone.clone()),
             responses,
             active: 0,
@@ -171,8 +181,9 @@ impl<'s> Engine<'s> {
         self.trace.take()
     }
 
+    /// Distinct visitors seen: active and dormant.
     pub fn visitor_count(&self) -> usize {
-        self.visitors.len()
+        self.index.len() + self.dormant.len()
     }
 
     /// Visitors whose session is open now.
@@ -181,12 +192,12 @@ impl<'s> Engine<'s> {
     }
 
     pub fn customer(&self, v: VisitorId) -> &Arc<str> {
-        &self.visitors[v.0 as usize].customer
+        &self.visitors[v.slot()].customer
     }
 
     /// The current session of a visitor: number, segments, outcomes, scores (for `explain`).
     pub fn session_view(&self, v: VisitorId) -> Option<SessionView> {
-        let vis = &self.visitors[v.0 as usize];
+        let vis = &self.visitors[v.slot()];
         let s = vis.session.as_deref()?;
         let now = s.last_event;
         let segments = (0..self.sc.segments.len())
@@ -201,7 +212,7 @@ impl<'s> Engine<'s> {
     /// Whether a chat of the customer's current session reached an agent.
     pub fn engaged(&self, customer: &str) -> bool {
         self.visitor_lookup(customer)
-            .and_then(|v| self.visitors[v.0 as usize].session.as_deref())
+            .and_then(|v| self.visitors[v.slot()].session.as_deref())
             .is_some_and(|s| s.engaged)
     }
 
@@ -216,7 +227,7 @@ impl<'s> Engine<'s> {
         ev: &Event,
         p: &crate::config::model::Predictor,
     ) -> Vec<(String, f64, f64)> {
-        let vis = &self.visitors[v.0 as usize];
+        let vis = &self.visitors[v.slot()];
         let (Some(s), EventKind::Track(t)) = (vis.session.as_deref(), &ev.kind) else { return Vec::new() };
         let local = LocalClock::new(self.sc.timezone.clone()).local(ev.time);
         let ctx = EvalCtx { event: Some(t), now: ev.time, local, life: &vis.life, session: s, rules: &self.rules };
@@ -233,23 +244,61 @@ impl<'s> Engine<'s> {
         if let Some(id) = self.index.get(customer) {
             return *id;
         }
-        let id = VisitorId(self.visitors.len() as u32);
+        let life = match self.dormant.remove(&dormant_key(customer)) {
+            Some(d) => {
+                let mut life = match d.rest {
+                    Some(rest) => *rest,
+                    None => Lifetime::new(self.rules.visitor_slots, self.rules.customer_slots),
+                };
+                life.sessions = d.sessions;
+                life.pageviews = d.pageviews;
+                life
+            }
+            None => Lifetime::new(self.rules.visitor_slots, self.rules.customer_slots),
+        };
         let customer: Arc<str> = customer.into();
-        self.index.insert(customer.clone(), id);
-        self.visitors.push(Visitor {
-            customer,
-            life: Lifetime {
-                sessions: 0,
-                pageviews: 0,
-                counts: vec![0; self.rules.visitor_slots].into(),
-                customer_segments: vec![None; self.rules.customer_slots].into(),
-                traits: Vec::new(),
-                next_session: Vec::new(),
-                last_event: SimTime(i64::MIN),
-            },
-            session: None,
-        });
+        let id = match self.free.pop() {
+            Some(slot) => {
+                let vis = &mut self.visitors[slot as usize];
+                vis.generation += 1;
+                vis.customer = customer.clone();
+                vis.life = life;
+                VisitorId::new(slot as usize, vis.generation)
+            }
+            None => {
+                self.visitors.push(Visitor { customer: customer.clone(), generation: 0, life, session: None });
+                VisitorId::new(self.visitors.len() - 1, 0)
+            }
+        };
+        self.index.insert(customer, id);
         id
+    }
+
+    /// Whether `v` still names the visitor it was handed out for.
+    fn current(&self, v: VisitorId) -> bool {
+        self.visitors.get(v.slot()).is_some_and(|vis| vis.generation == v.generation())
+    }
+
+    /// A visitor whose session ended keeps only its lifetime figures, under a
+    /// hash of its id, and its place goes to the next visitor: memory follows
+    /// the visitors active at once (SPEC §9), plus 16 bytes and a key per
+    /// visitor seen (see docs/performance.md).
+    fn retire(&mut self, v: VisitorId) {
+        if self.trace_visitor == Some(v) {
+            return;
+        }
+        let vis = &mut self.visitors[v.slot()];
+        debug_assert!(vis.session.is_none());
+        let customer = std::mem::replace(&mut vis.customer, self.no_customer.clone());
+        let life = std::mem::replace(&mut vis.life, Lifetime::new(0, 0));
+        let dormant = Dormant {
+            sessions: life.sessions,
+            pageviews: life.pageviews,
+            rest: (!life.is_plain()).then(|| Box::new(life)),
+        };
+        self.index.remove(&customer);
+        self.dormant.insert(dormant_key(&customer), dormant);
+        self.free.push(v.slot() as u32);
     }
 
     /// Handles one input line's event. An `actionEvent` that answers no open
@@ -273,7 +322,7 @@ impl<'s> Engine<'s> {
         state: ResponseState,
         sink: &mut dyn Sink,
     ) -> Result<(), LineError> {
-        let open = self.visitors[v.0 as usize].session.as_deref().and_then(|s| match s.maps[map.0 as usize] {
+        let open = self.visitors[v.slot()].session.as_deref().and_then(|s| match s.maps[map.0 as usize] {
             MapState::Offered { offer, .. } => Some((s.number, offer)),
             _ => None,
         });
@@ -295,7 +344,7 @@ impl<'s> Engine<'s> {
         }
         // 1. Session.
         let timeout = self.sc.settings.session_timeout;
-        let ends_at = self.visitors[v.0 as usize].session.as_deref().map(|s| (s.number, s.ends_at(timeout)));
+        let ends_at = self.visitors[v.slot()].session.as_deref().map(|s| (s.number, s.ends_at(timeout)));
         match ends_at {
             Some((_, end)) if now < end => {}
             Some((number, end)) => {
@@ -306,7 +355,7 @@ impl<'s> Engine<'s> {
         }
         let sc = self.sc;
         let rules = &self.rules;
-        let vis = &mut self.visitors[v.0 as usize];
+        let vis = &mut self.visitors[v.slot()];
         let customer = vis.customer.clone();
         let life = &mut vis.life;
         let s = vis.session.as_deref_mut().expect("a session was just ensured");
@@ -314,7 +363,6 @@ impl<'s> Engine<'s> {
         // 2. State.
         s.events += 1;
         s.last_event = now;
-        life.last_event = now;
         if ev.is_pageview {
             s.pageviews += 1;
             life.pageviews += 1;
@@ -476,7 +524,7 @@ impl<'s> Engine<'s> {
 
     fn start_session(&mut self, v: VisitorId, now: SimTime, sink: &mut dyn Sink) {
         let sc = self.sc;
-        let vis = &mut self.visitors[v.0 as usize];
+        let vis = &mut self.visitors[v.slot()];
         vis.life.sessions += 1;
         let number = vis.life.sessions;
         let rng = random::stream(self.seed, "session", &vis.customer, u64::from(number));
@@ -525,7 +573,7 @@ impl<'s> Engine<'s> {
 
     /// Ends a session: open offers become `ignored`, session state is dropped.
     fn end_session(&mut self, v: VisitorId, number: u32, at: SimTime, sink: &mut dyn Sink) {
-        let vis = &mut self.visitors[v.0 as usize];
+        let vis = &mut self.visitors[v.slot()];
         let Some(s) = vis.session.take() else { return };
         debug_assert_eq!(s.number, number);
         self.active -= 1;
@@ -558,13 +606,19 @@ impl<'s> Engine<'s> {
     /// Handles a timer the engine asked for; stale timers do nothing.
     pub fn on_timer(&mut self, now: SimTime, timer: &Timer, snapshots: &dyn Snapshots, sink: &mut dyn Sink) {
         let v = timer.visitor;
-        let Some(s) = self.visitors[v.0 as usize].session.as_deref_mut() else { return };
+        if !self.current(v) {
+            return;
+        }
+        let Some(s) = self.visitors[v.slot()].session.as_deref_mut() else { return };
         if s.number != timer.session {
             return;
         }
         match &timer.kind {
             TimerKind::SessionEnd => match s.ends_at(self.sc.settings.session_timeout) {
-                end if now >= end => self.end_session(v, timer.session, now, sink),
+                end if now >= end => {
+                    self.end_session(v, timer.session, now, sink);
+                    self.retire(v);
+                }
                 end => {
                     if s.end_timer != Some(end) {
                         s.end_timer = Some(end);
@@ -602,7 +656,6 @@ impl<'s> Engine<'s> {
 
     /// A chat's progress in the contact center (SPEC §6 step 9).
     pub fn on_chat(&mut self, now: SimTime, chat: &ChatRequest, event: ChatEvent, sink: &mut dyn Sink) {
-        let vis = &mut self.visitors[chat.visitor.0 as usize];
         let state = match event {
             ChatEvent::Engaged => ActionState::Engaged,
             ChatEvent::Abandoned => ActionState::Abandoned,
@@ -610,10 +663,15 @@ impl<'s> Engine<'s> {
         };
         sink.decision(Decision {
             time: now,
-            customer: vis.customer.clone(),
+            customer: chat.customer.clone(),
             session: chat.session,
             kind: DecisionKind::Action { map: chat.map, state, target: Some(chat.target), seen: None },
         });
+        // The chat may outlive the visit: its visitor may have gone dormant.
+        if !self.current(chat.visitor) {
+            return;
+        }
+        let vis = &mut self.visitors[chat.visitor.slot()];
         let Some(s) = vis.session.as_deref_mut().filter(|s| s.number == chat.session) else { return };
         if event == ChatEvent::Engaged {
             s.engaged = true;
@@ -642,7 +700,7 @@ impl<'s> Engine<'s> {
         state: ResponseState,
         sink: &mut dyn Sink,
     ) {
-        let Some(s) = self.visitors[v.0 as usize].session.as_deref() else { return };
+        let Some(s) = self.visitors[v.slot()].session.as_deref() else { return };
         let current = matches!(s.maps[map.0 as usize], MapState::Offered { offer: o, .. } if o == offer);
         if s.number != session || !current {
             return;
@@ -658,7 +716,7 @@ impl<'s> Engine<'s> {
     /// Closes an open offer with `state`; an accepted chat starts instead.
     fn close_offer(&mut self, v: VisitorId, now: SimTime, map: ActionMapId, state: ActionState, sink: &mut dyn Sink) {
         let media = self.sc.action_map(map).action.media;
-        let vis = &mut self.visitors[v.0 as usize];
+        let vis = &mut self.visitors[v.slot()];
         let Some(s) = vis.session.as_deref_mut() else { return };
         let i = map.0 as usize;
         let MapState::Offered { target, .. } = s.maps[i] else { return };
@@ -711,7 +769,7 @@ impl<'s> Engine<'s> {
         let sc = self.sc;
         let rules = &self.rules;
         let tracing = self.trace_visitor == Some(v);
-        let vis = &mut self.visitors[v.0 as usize];
+        let vis = &mut self.visitors[v.slot()];
         let Some(s) = vis.session.as_deref_mut() else { return };
         if !s.maybe_pending {
             return;
@@ -914,6 +972,14 @@ pub fn quantile_of(cuts: &[f64], p: f64) -> Option<f64> {
     let (lo, hi) = (cuts[k], cuts[k + 1]);
     let frac = if hi > lo { (p - lo) / (hi - lo) } else { 0.0 };
     Some((k as f64 + frac) / (n - 1) as f64)
+}
+
+/// A visitor id's key among dormant visitors: two independent 64-bit hashes,
+/// so that two ids colliding is not a practical concern (≈ n² / 2¹²⁹).
+fn dormant_key(customer: &str) -> u128 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let sip = BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(customer);
+    (u128::from(sip) << 64) | u128::from(crate::random::fnv1a64(customer.as_bytes()))
 }
 
 #[cfg(test)]
