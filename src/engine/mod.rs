@@ -31,7 +31,7 @@ use gates::{GateInput, offer_gate};
 use rules::Rules;
 pub use state::Score;
 pub use state::VisitorId;
-use state::{Dormant, Due, Lifetime, MapState, Session, Visitor, media_slot};
+use state::{Dormant, DormantExtra, Due, Lifetime, MapState, Session, Visitor, media_slot};
 
 /// Something the engine wants to happen later.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,6 +128,8 @@ pub struct Engine<'s> {
     free: Vec<u32>,
     /// Retired visitors, by [`dormant_key`]; ordered so memory grows smoothly.
     dormant: std::collections::BTreeMap<u128, Dormant>,
+    /// The traits and next-session actions of the dormant visitors that have some.
+    dormant_extra: FxHashMap<u128, Box<DormantExtra>>,
     /// The id a free place holds (no allocation per retirement).
     no_customer: Arc<str>,
     clock: LocalClock,
@@ -157,6 +159,7 @@ impl<'s> Engine<'s> {
             visitors: Vec::new(),
             free: Vec::new(),
             dormant: std::collections::BTreeMap::new(),
+            dormant_extra: FxHashMap::default(),
             no_customer: Arc::from(""),
             clock: LocalClock::new(sc.timezone.clone()),
             responses,
@@ -244,17 +247,11 @@ impl<'s> Engine<'s> {
         if let Some(id) = self.index.get(customer) {
             return *id;
         }
-        let life = match self.dormant.remove(&dormant_key(customer)) {
-            Some(d) => {
-                let mut life = match d.rest {
-                    Some(rest) => *rest,
-                    None => Lifetime::new(self.rules.visitor_slots, self.rules.customer_slots),
-                };
-                life.sessions = d.sessions;
-                life.pageviews = d.pageviews;
-                life
-            }
-            None => Lifetime::new(self.rules.visitor_slots, self.rules.customer_slots),
+        let key = dormant_key(customer);
+        let (visitor_slots, customer_slots) = (self.rules.visitor_slots, self.rules.customer_slots);
+        let life = match self.dormant.remove(&key) {
+            Some(d) => d.unpack(self.dormant_extra.remove(&key), visitor_slots, customer_slots),
+            None => Lifetime::new(visitor_slots, customer_slots),
         };
         let customer: Arc<str> = customer.into();
         let id = match self.free.pop() {
@@ -281,7 +278,7 @@ impl<'s> Engine<'s> {
 
     /// A visitor whose session ended keeps only its lifetime figures, under a
     /// hash of its id, and its place goes to the next visitor: memory follows
-    /// the visitors active at once (SPEC §9), plus 16 bytes and a key per
+    /// the visitors active at once (SPEC §9), plus 24 bytes and a key per
     /// visitor seen (see docs/performance.md).
     fn retire(&mut self, v: VisitorId) {
         if self.trace_visitor == Some(v) {
@@ -291,13 +288,13 @@ impl<'s> Engine<'s> {
         debug_assert!(vis.session.is_none());
         let customer = std::mem::replace(&mut vis.customer, self.no_customer.clone());
         let life = std::mem::replace(&mut vis.life, Lifetime::new(0, 0));
-        let dormant = Dormant {
-            sessions: life.sessions,
-            pageviews: life.pageviews,
-            rest: (!life.is_plain()).then(|| Box::new(life)),
-        };
+        let (dormant, extra) = Dormant::pack(life);
+        let key = dormant_key(&customer);
         self.index.remove(&customer);
-        self.dormant.insert(dormant_key(&customer), dormant);
+        self.dormant.insert(key, dormant);
+        if let Some(extra) = extra {
+            self.dormant_extra.insert(key, extra);
+        }
         self.free.push(v.slot() as u32);
     }
 

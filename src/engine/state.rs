@@ -44,13 +44,53 @@ pub struct Visitor {
 }
 
 /// What the engine keeps of a visitor between visits: the lifetime figures
-/// conditions can read on the next visit, in 16 bytes when that is all there is.
+/// conditions can read on the next visit, in 24 bytes when that is all there
+/// is. (Traits and `next_session` actions, rarer, are kept beside it.)
 #[derive(Debug)]
 pub struct Dormant {
     pub sessions: u32,
     pub pageviews: u32,
-    /// The rest of the lifetime state, when it is not empty.
-    pub rest: Option<Box<Lifetime>>,
+    /// The visitor counters, then each customer-scope segment's assignment
+    /// time in ms (`i64::MIN`: none); `None` when all are zero or unassigned.
+    packed: Option<Box<[u64]>>,
+}
+
+/// A dormant visitor's traits and actions due at its next session.
+pub type DormantExtra = (Vec<(Sym, DynValue)>, Vec<ActionMapId>);
+
+impl Dormant {
+    /// Packs a lifetime; what does not fit in a [`Dormant`] comes back apart.
+    pub fn pack(life: Lifetime) -> (Dormant, Option<Box<DormantExtra>>) {
+        let plain = life.counts.iter().all(|c| *c == 0) && life.customer_segments.iter().all(Option::is_none);
+        let packed = (!plain).then(|| {
+            let counts = life.counts.iter().map(|c| u64::from(*c));
+            let segments = life.customer_segments.iter().map(|t| t.map_or(i64::MIN, |t| t.0) as u64);
+            counts.chain(segments).collect()
+        });
+        let extra = (!life.traits.is_empty() || !life.next_session.is_empty())
+            .then(|| Box::new((life.traits, life.next_session)));
+        (Dormant { sessions: life.sessions, pageviews: life.pageviews, packed }, extra)
+    }
+
+    /// The lifetime state back, with arrays sized by the rules.
+    pub fn unpack(self, extra: Option<Box<DormantExtra>>, visitor_slots: usize, customer_slots: usize) -> Lifetime {
+        let mut life = Lifetime::new(visitor_slots, customer_slots);
+        life.sessions = self.sessions;
+        life.pageviews = self.pageviews;
+        if let Some(packed) = self.packed {
+            let (counts, segments) = packed.split_at(visitor_slots);
+            for (c, p) in life.counts.iter_mut().zip(counts) {
+                *c = *p as u32;
+            }
+            for (t, p) in life.customer_segments.iter_mut().zip(segments) {
+                *t = (*p as i64 != i64::MIN).then_some(SimTime(*p as i64));
+            }
+        }
+        if let Some(extra) = extra {
+            (life.traits, life.next_session) = *extra;
+        }
+        life
+    }
 }
 
 /// What outlives a session.
@@ -79,15 +119,6 @@ impl Lifetime {
             traits: Vec::new(),
             next_session: Vec::new(),
         }
-    }
-
-    /// Nothing but the two totals: no counter bumped, no customer segment,
-    /// no trait, no action waiting for the next session.
-    pub fn is_plain(&self) -> bool {
-        self.counts.iter().all(|c| *c == 0)
-            && self.customer_segments.iter().all(Option::is_none)
-            && self.traits.is_empty()
-            && self.next_session.is_empty()
     }
 }
 
