@@ -273,3 +273,53 @@ impl Session {
 }
 
 const _: () = assert!(CONTEXT_FIELDS.len() <= 32, "context_set is a u32 bit set");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn life(counts: &[u32], segments: &[Option<i64>]) -> Lifetime {
+        let mut l = Lifetime::new(counts.len(), segments.len());
+        l.sessions = 3;
+        l.pageviews = 17;
+        l.counts.copy_from_slice(counts);
+        for (t, s) in l.customer_segments.iter_mut().zip(segments) {
+            *t = s.map(SimTime);
+        }
+        l
+    }
+
+    fn same(a: &Lifetime, b: &Lifetime) {
+        assert_eq!((a.sessions, a.pageviews), (b.sessions, b.pageviews));
+        assert_eq!(a.counts, b.counts);
+        assert_eq!(a.customer_segments, b.customer_segments);
+        assert_eq!(a.traits, b.traits);
+        assert_eq!(a.next_session, b.next_session);
+    }
+
+    #[test]
+    fn a_plain_visitor_packs_into_the_totals_alone() {
+        let (d, extra) = Dormant::pack(life(&[0, 0], &[None]));
+        assert!(d.packed.is_none() && extra.is_none());
+        same(&d.unpack(None, 2, 1), &life(&[0, 0], &[None]));
+    }
+
+    #[test]
+    fn counters_segments_traits_and_next_session_actions_round_trip() {
+        // Negative times (before 1970) and zero must survive the u64 packing too.
+        let mut l = life(&[4, 0, u32::MAX], &[Some(-5), None, Some(0), Some(i64::MAX)]);
+        l.traits.push((Sym(7), DynValue::from_text("gold")));
+        l.next_session.push(ActionMapId(2));
+        let (d, extra) = Dormant::pack(life(&[4, 0, u32::MAX], &[Some(-5), None, Some(0), Some(i64::MAX)]));
+        assert!(d.packed.is_some() && extra.is_none());
+        let mut expected = d.unpack(None, 3, 4);
+        expected.traits.push((Sym(7), DynValue::from_text("gold")));
+        expected.next_session.push(ActionMapId(2));
+        let (d, extra) = Dormant::pack(l);
+        assert!(extra.is_some());
+        same(&d.unpack(extra, 3, 4), &expected);
+        assert_eq!(expected.customer_segments[0], Some(SimTime(-5)));
+        assert_eq!(expected.customer_segments[3], Some(SimTime(i64::MAX)));
+        assert_eq!(expected.counts[2], u32::MAX);
+    }
+}
