@@ -192,7 +192,7 @@ impl Page {
 pub struct TrackEvent {
     /// Interned with the rules' names; `Sym::UNKNOWN` if no rule names it.
     pub name: Sym,
-    pub name_text: Box<str>,
+    pub name_text: Arc<str>,
     pub is_pageview: bool,
     /// Shared with the session that shows it: a pageview costs no copy.
     pub page: Option<std::sync::Arc<Page>>,
@@ -210,10 +210,15 @@ pub struct TrackEvent {
 impl TrackEvent {
     /// A bare event named `name` (pages and context added by the caller).
     pub fn named(interner: &Interner, name: &str) -> Self {
+        Self::named_shared(interner, name.into())
+    }
+
+    /// [`TrackEvent::named`] with a name text shared with other events.
+    pub fn named_shared(interner: &Interner, name: Arc<str>) -> Self {
         TrackEvent {
-            name: interner.lookup(name),
-            name_text: name.into(),
-            is_pageview: name == "page_viewed",
+            name: interner.lookup(&name),
+            is_pageview: &*name == "page_viewed",
+            name_text: name,
             page: None,
             context: Vec::new(),
             attributes: Vec::new(),
@@ -237,7 +242,7 @@ pub enum EventKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub time: SimTime,
-    pub customer: Box<str>,
+    pub customer: Arc<str>,
     pub kind: EventKind,
     /// 1-based line in the input (0 for generated events).
     pub line: u64,
@@ -558,10 +563,10 @@ pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mu
     }
     let time =
         created.parse::<Timestamp>().map(SimTime::from_timestamp).map_err(|_| LineError::BadTime(clip(&created)))?;
-    let customer: Box<str> = match raw.customer_cookie_id {
+    let customer = match raw.customer_cookie_id {
         None => return Err(LineError::Missing("customerCookieId")),
         Some(c) if c.is_empty() => return Err(LineError::Empty("customerCookieId")),
-        Some(c) => c.into(),
+        Some(c) => texts.intern(c),
     };
     if raw.action_event.is_some() && raw.event_name.is_some() {
         return Err(LineError::EventAndResponse);
@@ -592,7 +597,7 @@ pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mu
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(LineError::BadEventName(clip(&name)));
     }
-    let mut ev = TrackEvent::named(&scenario.interner, &name);
+    let mut ev = TrackEvent::named_shared(&scenario.interner, texts.intern(name));
     if let Some(p) = raw.page {
         match p.url {
             Some(url) if !url.is_empty() => {

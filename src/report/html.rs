@@ -149,7 +149,7 @@ struct EventItem {
 
 enum EventWhat {
     Track {
-        name: Box<str>,
+        name: std::sync::Arc<str>,
         pageview: bool,
         url: Option<Box<str>>,
         title: Option<Box<str>>,

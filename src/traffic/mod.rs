@@ -10,6 +10,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use crate::clock::SimTime;
 use crate::config::Scenario;
@@ -26,7 +27,7 @@ pub trait VisitorView {
 
 #[derive(Debug)]
 struct Visitor {
-    customer: String,
+    customer: Arc<str>,
     persona: usize,
     /// Context parts, drawn once per visitor.
     context: Vec<(ContextPart, crate::events::ContextValues)>,
@@ -192,7 +193,7 @@ impl<'s> Generator<'s> {
             let customer = format!("v{k}");
             let persona = persona_index(self.sc, &customer);
             let context = draw_context(self.sc, &self.traffic.personas[persona], &customer);
-            self.visitors.push(Visitor { customer, persona, context, sessions: 0, left_at: None });
+            self.visitors.push(Visitor { customer: customer.into(), persona, context, sessions: 0, left_at: None });
             self.journeys.push(None);
             (self.visitors.len() - 1) as u32
         } else {
@@ -313,7 +314,7 @@ impl<'s> Generator<'s> {
     fn event(&self, t: SimTime, visitor: u32, mut ev: TrackEvent) -> Event {
         let v = &self.visitors[visitor as usize];
         ev.context = v.context.clone();
-        Event { time: t, customer: v.customer.as_str().into(), kind: EventKind::Track(Box::new(ev)), line: 0 }
+        Event { time: t, customer: v.customer.clone(), kind: EventKind::Track(Box::new(ev)), line: 0 }
     }
 }
 
