@@ -74,10 +74,22 @@ pub struct ReplayArgs {
     pub skip_invalid: bool,
     pub quiet: bool,
     pub responses: crate::engine::Responses,
+    /// `--threads`: 1 reads, runs and writes on one thread; more (the default: every
+    /// core) reads and parses the events on a second thread and writes decisions.jsonl
+    /// on a third, while the rules run on this one. Outputs are the same.
+    pub threads: Option<usize>,
+}
+
+/// Threads a command may use: `--threads N`, or every core when absent or 0.
+fn thread_count(threads: Option<usize>) -> usize {
+    match threads {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
 }
 
 /// Opens an events file, or standard input for `-`.
-fn open_events(path: &Path) -> std::io::Result<Box<dyn std::io::BufRead>> {
+fn open_events(path: &Path) -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
     if path == Path::new("-") {
         return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
     }
@@ -120,7 +132,6 @@ pub fn render_line_error(path: &Path, line_no: u64, text: &str, error: &crate::e
 
 /// `pesim replay`: recorded events through the scenario's rules.
 pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> std::io::Result<i32> {
-    use crate::events::EventReader;
     use crate::sim::{OnInvalid, Options};
     let Some(sc) = load_valid(err, &args.file)? else { return Ok(exit::FAILED) };
     let input = match open_events(&args.events) {
@@ -131,35 +142,69 @@ pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> st
         }
     };
     let dir = args.out.clone().unwrap_or_else(|| default_out_dir(&sc));
-    let mut files = match crate::report::Files::create(&sc, &dir) {
-        Ok(f) => f,
-        Err(e) => {
-            writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
-            return Ok(exit::FAILED);
+    let threads = thread_count(args.threads);
+    // With more than one thread, decisions.jsonl is written by a thread of this scope,
+    // and the events are read by another (`replay_lines`).
+    std::thread::scope(|scope| {
+        let files = if threads > 1 {
+            crate::report::Files::create_threaded(scope, &sc, &dir)
+        } else {
+            crate::report::Files::create(&sc, &dir)
+        };
+        let mut files = match files {
+            Ok(f) => f,
+            Err(e) => {
+                writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
+                return Ok(exit::FAILED);
+            }
+        };
+        let opts = Options {
+            responses: args.responses,
+            on_invalid: if args.skip_invalid { OnInvalid::Skip } else { OnInvalid::Stop },
+            ..Options::default()
+        };
+        let mut sample = crate::report::html::JourneySample::new(&sc);
+        let result = replay_lines(&sc, input, threads, &mut |events| {
+            let mut iter = std::iter::from_fn(|| events.next_item());
+            crate::sim::replay(&sc, &mut iter, &opts, &mut crate::report::html::Tee(&mut files, &mut sample))
+        });
+        let mut stats = match result {
+            Ok(s) => s,
+            Err((stop, text)) => {
+                write!(err, "{}", render_line_error(&args.events, stop.line, &text, &stop.error))?;
+                writeln!(err, "  help: fix the line, or pass --skip-invalid to count such lines and go on")?;
+                return Ok(exit::FAILED);
+            }
+        };
+        stats.blank = stats.lines - stats.events - stats.responses - stats.rejected;
+        finish_outputs(out, &sc, &dir, files, &stats, &sample, args.quiet)
+    })
+}
+
+/// Runs `run` on the events of `input`: on this thread, or with the reading and
+/// parsing on a second one when `threads` > 1 ([`crate::prefetch`]). Gives the
+/// stats with `lines` set, or where the run stopped with the text of that line.
+fn replay_lines(
+    sc: &config::Scenario,
+    input: Box<dyn std::io::BufRead + Send>,
+    threads: usize,
+    run: &mut dyn FnMut(&mut dyn crate::prefetch::Lines) -> Result<crate::sim::Stats, crate::sim::StopError>,
+) -> Result<crate::sim::Stats, (crate::sim::StopError, String)> {
+    use crate::prefetch::Lines;
+    let finish = |result: Result<crate::sim::Stats, crate::sim::StopError>, events: &dyn Lines| match result {
+        Ok(mut stats) => {
+            stats.lines = events.lines_read();
+            Ok(stats)
         }
+        Err(stop) => Err((stop, events.line_text().to_string())),
     };
-    let mut reader = EventReader::new(&sc, input);
-    let opts = Options {
-        responses: args.responses,
-        on_invalid: if args.skip_invalid { OnInvalid::Skip } else { OnInvalid::Stop },
-        ..Options::default()
-    };
-    let mut sample = crate::report::html::JourneySample::new(&sc);
-    let result = {
-        let mut iter = std::iter::from_fn(|| reader.next_event());
-        crate::sim::replay(&sc, &mut iter, &opts, &mut crate::report::html::Tee(&mut files, &mut sample))
-    };
-    let mut stats = match result {
-        Ok(s) => s,
-        Err(stop) => {
-            write!(err, "{}", render_line_error(&args.events, stop.line, reader.line_text(), &stop.error))?;
-            writeln!(err, "  help: fix the line, or pass --skip-invalid to count such lines and go on")?;
-            return Ok(exit::FAILED);
-        }
-    };
-    stats.lines = reader.lines_read();
-    stats.blank = stats.lines - stats.events - stats.responses - stats.rejected;
-    finish_outputs(out, &sc, &dir, files, &stats, &sample, args.quiet)
+    if threads > 1 {
+        crate::prefetch::with_prefetch(sc, input, |events| finish(run(events), events))
+    } else {
+        let mut events = crate::events::EventReader::new(sc, input);
+        let result = run(&mut events);
+        finish(result, &events)
+    }
 }
 
 /// `pesim explain`: one visitor's events, each with its session, segments,
@@ -172,7 +217,6 @@ pub fn explain(
     visitor: &str,
     html: Option<&Path>,
 ) -> std::io::Result<i32> {
-    use crate::events::EventReader;
     let Some(sc) = load_valid(err, file)? else { return Ok(exit::FAILED) };
     let input = match open_events(events) {
         Ok(i) => i,
@@ -181,14 +225,13 @@ pub fn explain(
             return Ok(exit::FAILED);
         }
     };
-    let mut reader = EventReader::new(&sc, input);
     let opts = crate::sim::Options { trace: Some(visitor.to_string()), ..Default::default() };
     let mut ex = crate::report::explain::Explainer::new(&sc, visitor, out);
     let mut sample = crate::report::html::JourneySample::with_sizes(&sc, 0, 0).with_customer(visitor);
-    let result = {
-        let mut iter = std::iter::from_fn(|| reader.next_event());
+    let result = replay_lines(&sc, input, thread_count(None), &mut |events| {
+        let mut iter = std::iter::from_fn(|| events.next_item());
         crate::sim::replay(&sc, &mut iter, &opts, &mut crate::report::html::Tee(&mut ex, &mut sample))
-    };
+    });
     ex.finish()?;
     if let (Some(path), Ok(_)) = (html, &result)
         && ex.events_seen() > 0
@@ -196,8 +239,8 @@ pub fn explain(
         crate::report::html::write_visitor_report(&sc, path, &sample, visitor)?;
     }
     match result {
-        Err(stop) => {
-            write!(err, "{}", render_line_error(events, stop.line, reader.line_text(), &stop.error))?;
+        Err((stop, text)) => {
+            write!(err, "{}", render_line_error(events, stop.line, &text, &stop.error))?;
             Ok(exit::FAILED)
         }
         Ok(_) if ex.events_seen() == 0 => {

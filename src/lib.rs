@@ -6,7 +6,8 @@
 //! (synthetic visitors) on one clock; [`report`] only reads results. [`cases`],
 //! [`sweep`], [`train`] and [`import`] are commands built on those layers, and
 //! [`app`] holds every command as a library function: the binary in
-//! `src/main.rs` only parses arguments and prints.
+//! `src/main.rs` only parses arguments and prints. [`prefetch`] reads and
+//! parses recorded events on a second thread for `replay` and `explain`.
 
 pub mod app;
 pub mod availability;
@@ -18,6 +19,7 @@ pub mod dsl;
 pub mod engine;
 pub mod events;
 pub mod import;
+pub mod prefetch;
 pub mod random;
 pub mod report;
 pub mod sim;

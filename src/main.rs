@@ -151,6 +151,10 @@ enum Command {
         /// Who answers offers the stream does not answer.
         #[arg(long, value_enum, default_value = "model")]
         responses: ResponsesArg,
+        /// Threads (default: every core). 1 does everything on one thread; more read and
+        /// parse the events, and write decisions.jsonl, beside the rules. Outputs are identical.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// Show, event by event, what the rules did for one visitor.
     #[command(
@@ -227,12 +231,12 @@ fn main() -> ExitCode {
             let args = app::RunArgs { file, out: path, seed, sets, quiet: true };
             app::generate(&mut out, &mut err, &args)
         }
-        Command::Replay { file, events, out: dir, skip_invalid, quiet, responses } => {
+        Command::Replay { file, events, out: dir, skip_invalid, quiet, responses, threads } => {
             let responses = match responses {
                 ResponsesArg::Model => Responses::Model,
                 ResponsesArg::Recorded => Responses::Recorded,
             };
-            let args = app::ReplayArgs { file, events, out: dir, skip_invalid, quiet, responses };
+            let args = app::ReplayArgs { file, events, out: dir, skip_invalid, quiet, responses, threads };
             app::replay(&mut out, &mut err, &args)
         }
         Command::Explain { file, events, visitor, html } => {

@@ -8,6 +8,8 @@ pub mod html;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use serde_json::{Map, Value, json};
 
@@ -78,21 +80,108 @@ impl Tally {
 /// Writes the run's files into a folder and tallies as it goes.
 pub struct Files<'s> {
     sc: &'s Scenario,
-    decisions: BufWriter<File>,
+    decisions: DecisionsFile<'s>,
     availability: BufWriter<File>,
     pub tally: Tally,
     error: Option<io::Error>,
     pub dir: PathBuf,
 }
 
+/// decisions.jsonl: formatted and written here, or on a thread of its own.
+enum DecisionsFile<'s> {
+    Here(BufWriter<File>),
+    Thread(DecisionWriter<'s>),
+}
+
+/// Decisions per batch handed to the writer thread, and batches queued for it.
+const DECISION_BATCH: usize = 1024;
+const DECISION_DEPTH: usize = 4;
+
+/// The sending side of a thread that formats decisions and writes them, in order,
+/// to decisions.jsonl (the same bytes `Decision::write_json` writes here).
+struct DecisionWriter<'s> {
+    batch: Vec<Decision>,
+    /// `None` once closed.
+    tx: Option<SyncSender<Vec<Decision>>>,
+    thread: Option<ScopedJoinHandle<'s, io::Result<()>>>,
+}
+
+impl DecisionWriter<'_> {
+    fn push(&mut self, d: &Decision) {
+        self.batch.push(d.clone());
+        if self.batch.len() == DECISION_BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(DECISION_BATCH));
+        if let Some(tx) = &self.tx
+            && tx.send(batch).is_err()
+        {
+            // The writer stopped at a write error, which `close` reports.
+            self.tx = None;
+        }
+    }
+
+    /// Sends what is left, waits for the thread to write it and flush, and gives its result.
+    fn close(&mut self) -> io::Result<()> {
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl Drop for DecisionWriter<'_> {
+    /// A run that stops early leaves what it decided on disk, as the single-threaded writer does.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = self.close();
+        }
+    }
+}
+
+fn open_in(dir: &Path, name: &str) -> io::Result<BufWriter<File>> {
+    File::create(dir.join(name)).map(|f| BufWriter::with_capacity(1 << 16, f))
+}
+
 impl<'s> Files<'s> {
     pub fn create(sc: &'s Scenario, dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let open = |name: &str| File::create(dir.join(name)).map(|f| BufWriter::with_capacity(1 << 16, f));
+        let decisions = DecisionsFile::Here(open_in(dir, "decisions.jsonl")?);
+        Self::with_decisions(sc, dir, decisions)
+    }
+
+    /// Like [`Files::create`], with decisions.jsonl formatted and written by a thread
+    /// of `scope`, so that the run's own thread only hands decisions over. The files'
+    /// bytes are the same.
+    pub fn create_threaded<'env>(scope: &'s Scope<'s, 'env>, sc: &'s Scenario, dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut out = open_in(dir, "decisions.jsonl")?;
+        let (tx, rx) = sync_channel::<Vec<Decision>>(DECISION_DEPTH);
+        let thread = std::thread::Builder::new().name("pesim-decisions".into()).spawn_scoped(scope, move || {
+            for batch in rx {
+                for d in &batch {
+                    d.write_json(sc, &mut out)?;
+                }
+            }
+            out.flush()
+        })?;
+        let writer = DecisionWriter { batch: Vec::with_capacity(DECISION_BATCH), tx: Some(tx), thread: Some(thread) };
+        Self::with_decisions(sc, dir, DecisionsFile::Thread(writer))
+    }
+
+    fn with_decisions(sc: &'s Scenario, dir: &Path, decisions: DecisionsFile<'s>) -> io::Result<Self> {
         Ok(Files {
             sc,
-            decisions: open("decisions.jsonl")?,
-            availability: open("availability.jsonl")?,
+            decisions,
+            availability: open_in(dir, "availability.jsonl")?,
             tally: Tally::new(sc),
             error: None,
             dir: dir.to_path_buf(),
@@ -112,7 +201,10 @@ impl<'s> Files<'s> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.decisions.flush()?;
+        match &mut self.decisions {
+            DecisionsFile::Here(out) => out.flush()?,
+            DecisionsFile::Thread(writer) => writer.close()?,
+        }
         self.availability.flush()?;
         let summary = summary_json(self.sc, stats, &self.tally);
         let mut f = BufWriter::new(File::create(self.dir.join("summary.json"))?);
@@ -126,8 +218,13 @@ impl<'s> Files<'s> {
 impl Output for Files<'_> {
     fn decision(&mut self, d: &Decision) {
         self.tally.record(d);
-        let r = d.write_json(self.sc, &mut self.decisions);
-        self.keep(r);
+        match &mut self.decisions {
+            DecisionsFile::Here(out) => {
+                let r = d.write_json(self.sc, out);
+                self.keep(r);
+            }
+            DecisionsFile::Thread(writer) => writer.push(d),
+        }
     }
     fn availability(&mut self, wg: WorkgroupId, p: &Published) {
         self.tally.updates[wg.0 as usize] += 1;
