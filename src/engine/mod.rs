@@ -437,8 +437,8 @@ impl<'s> Engine<'s> {
             let holds =
                 sc.segments[i].when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
             if holds {
-                if let Some(slot) = rules.customer_slot[i] {
-                    life.customer_segments[slot as usize] = Some(now);
+                if let Some(c) = rules.customer[i] {
+                    life.customer_segments[c.slot as usize] = Some(now);
                 } else {
                     s.segments[i] = true;
                 }
@@ -533,31 +533,7 @@ impl<'s> Engine<'s> {
                 s.reset(number, now, end, rng);
                 s
             }
-            None => Box::new(Session {
-                number,
-                start: now,
-                last_event: now,
-                end_timer: Some(end),
-                events: 0,
-                pageviews: 0,
-                page: None,
-                page_since: now,
-                context: Default::default(),
-                context_set: 0,
-                authenticated: None,
-                counts: vec![0; self.rules.session_slots].into(),
-                segments: vec![false; sc.segments.len()].into(),
-                outcomes: vec![false; sc.outcomes.len()].into(),
-                scores: vec![state::Logit::default(); sc.outcomes.len()].into(),
-                maps: vec![MapState::Idle; sc.action_maps.len()].into(),
-                maybe_pending: false,
-                open: [None; 3],
-                engaged: false,
-                rejected: [false; 3],
-                last_offer: [None; 3],
-                offers: 0,
-                rng,
-            }),
+            None => Box::new(Session::new(self.rules.session_shape, number, now, end, rng)),
         };
         for id in vis.life.next_session.drain(..) {
             s.maps[id.0 as usize] = MapState::Pending { due: Due::Now, blocked: None };
@@ -582,7 +558,8 @@ impl<'s> Engine<'s> {
             outcomes: &s.outcomes,
         });
         // Only a session that made offers can have one open.
-        for (i, m) in s.maps.iter().enumerate().filter(|_| s.offers > 0) {
+        let maps: &[MapState] = if s.offers > 0 { &s.maps } else { &[] };
+        for (i, m) in maps.iter().enumerate() {
             if let MapState::Offered { target, .. } = m {
                 sink.decision(Decision {
                     time: at,
@@ -771,19 +748,18 @@ impl<'s> Engine<'s> {
         if !s.maybe_pending {
             return;
         }
-        if !s.maps.iter().any(|m| matches!(m, MapState::Pending { .. })) {
-            s.maybe_pending = false;
-            return;
+        // One scan finds what is due and whether anything is pending at all.
+        let mut due: Vec<ActionMapId> = Vec::new();
+        let mut pending = false;
+        for (i, m) in s.maps.iter().enumerate() {
+            if let MapState::Pending { due: d, .. } = m {
+                pending = true;
+                if matches!(d, Due::Now) && only.is_none_or(|o| o.0 as usize == i) {
+                    due.push(ActionMapId(i as u32));
+                }
+            }
         }
-        let mut due: Vec<ActionMapId> = s
-            .maps
-            .iter()
-            .enumerate()
-            .filter(|(i, m)| {
-                matches!(m, MapState::Pending { due: Due::Now, .. }) && only.is_none_or(|o| o.0 as usize == *i)
-            })
-            .map(|(i, _)| ActionMapId(i as u32))
-            .collect();
+        s.maybe_pending = pending;
         if due.is_empty() {
             return;
         }

@@ -30,11 +30,12 @@ pub struct Rules {
     pub counts_any: Vec<u32>,
     /// Visit-context slot of each text field, by `StrField` index.
     pub context_slot: Vec<Option<u8>>,
-    /// Customer-scope segments: how long an assignment lasts (`None`: forever).
-    pub customer_expiry: Vec<Option<Option<i64>>>,
-    /// Each customer-scope segment's index in `Lifetime::customer_segments`.
-    pub customer_slot: Vec<Option<u32>>,
+    /// Per segment: where a customer-scope one keeps its assignment
+    /// (`None`: session scope).
+    pub customer: Vec<Option<CustomerSegment>>,
     pub customer_slots: usize,
+    /// The sizes of every session's arrays.
+    pub session_shape: super::state::Shape,
     /// Which outcomes, segments (by position in dependency order) and action
     /// maps an event of a given name can make true.
     pub outcomes_by_event: EventIndex,
@@ -45,6 +46,14 @@ pub struct Rules {
     pub features: Vec<crate::dsl::NumNode>,
     /// Per outcome, its predictor over `features` (`None`: no predictor).
     pub predictors: Vec<Option<Plan>>,
+}
+
+/// A customer-scope segment's place in `Lifetime::customer_segments`, and how
+/// long an assignment lasts (`None`: forever).
+#[derive(Clone, Copy, Debug)]
+pub struct CustomerSegment {
+    pub slot: u32,
+    pub expiry_ms: Option<i64>,
 }
 
 /// A predictor as the engine runs it.
@@ -147,14 +156,6 @@ impl Rules {
                 None => counts_any.push(i as u32),
             }
         }
-        let customer_expiry = sc
-            .segments
-            .iter()
-            .map(|s| match s.scope {
-                Scope::Session => None,
-                Scope::Customer => Some(s.expires_after_days.map(|d| i64::from(d) * 86_400_000)),
-            })
-            .collect();
         let mut features: Vec<crate::dsl::NumNode> = Vec::new();
         let mut feature_texts: Vec<&str> = Vec::new();
         let predictors = sc
@@ -180,20 +181,29 @@ impl Rules {
             })
             .collect();
         let mut customer_slots = 0;
-        let customer_slot = sc
+        let customer = sc
             .segments
             .iter()
             .map(|s| {
                 (s.scope == Scope::Customer).then(|| {
                     customer_slots += 1;
-                    customer_slots - 1
+                    CustomerSegment {
+                        slot: customer_slots - 1,
+                        expiry_ms: s.expires_after_days.map(|d| i64::from(d) * 86_400_000),
+                    }
                 })
             })
             .collect();
         Rules {
+            session_shape: super::state::Shape {
+                counts: session_slots as usize,
+                segments: sc.segments.len(),
+                outcomes: sc.outcomes.len(),
+                maps: sc.action_maps.len(),
+            },
             features,
             predictors,
-            customer_slot,
+            customer,
             customer_slots: customer_slots as usize,
             outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),
             segments_by_event: EventIndex::build(sc.segment_order.iter().map(|id| &sc.segment(*id).when.node)),
@@ -204,15 +214,14 @@ impl Rules {
             counts_by_event,
             counts_any,
             context_slot: context_slots(),
-            customer_expiry,
         }
     }
 
     /// Whether customer-scope segment `i` is assigned to the visitor at `now`.
     #[inline]
     pub fn segment_live(&self, life: &Lifetime, i: usize, now: SimTime) -> bool {
-        let (Some(expiry), Some(slot)) = (self.customer_expiry[i], self.customer_slot[i]) else { return false };
-        life.customer_segments[slot as usize].is_some_and(|at| expiry.is_none_or(|ms| now.0 < at.0 + ms))
+        let Some(c) = self.customer[i] else { return false };
+        life.customer_segments[c.slot as usize].is_some_and(|at| c.expiry_ms.is_none_or(|ms| now.0 < at.0 + ms))
     }
 
     /// Outcome `i`'s quantile at log-odds `z` (`None` without cut points).
@@ -230,9 +239,5 @@ impl Rules {
             quantile: self.quantile(i, logit.now),
             max_quantile: self.quantile(i, logit.max),
         }
-    }
-
-    pub fn is_customer_scope(&self, i: usize) -> bool {
-        self.customer_expiry[i].is_some()
     }
 }

@@ -101,7 +101,7 @@ pub struct Lifetime {
     /// Counters of `visitor.count(...)` patterns.
     pub counts: Box<[u32]>,
     /// When each customer-scope segment was assigned, indexed by
-    /// `Rules::customer_slot` (customer-scope segments only: most are session-scope).
+    /// `Rules::customer` (customer-scope segments only: most are session-scope).
     pub customer_segments: Box<[Option<SimTime>]>,
     pub traits: Vec<(Sym, DynValue)>,
     /// Actions qualified with `next_session` activation, due at the next session.
@@ -218,7 +218,45 @@ pub struct Session {
     pub rng: Rng,
 }
 
+/// The sizes of a session's arrays, from the rules.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub counts: usize,
+    pub segments: usize,
+    pub outcomes: usize,
+    pub maps: usize,
+}
+
 impl Session {
+    /// Session `number`, starting at `now`.
+    pub fn new(shape: Shape, number: u32, now: SimTime, end: SimTime, rng: Rng) -> Self {
+        Session {
+            number,
+            start: now,
+            last_event: now,
+            end_timer: Some(end),
+            events: 0,
+            pageviews: 0,
+            page: None,
+            page_since: now,
+            context: Default::default(),
+            context_set: 0,
+            authenticated: None,
+            counts: vec![0; shape.counts].into(),
+            segments: vec![false; shape.segments].into(),
+            outcomes: vec![false; shape.outcomes].into(),
+            scores: vec![Logit::default(); shape.outcomes].into(),
+            maps: vec![MapState::Idle; shape.maps].into(),
+            maybe_pending: false,
+            open: [None; 3],
+            engaged: false,
+            rejected: [false; 3],
+            last_offer: [None; 3],
+            offers: 0,
+            rng,
+        }
+    }
+
     /// Makes an ended session's block the start of session `number`, as a new one would be.
     pub fn reset(&mut self, number: u32, now: SimTime, end: SimTime, rng: Rng) {
         self.number = number;
