@@ -11,6 +11,7 @@ use regex::Regex;
 
 use super::context::{Context, CountSlot, DynValue, OutcomeId, ScoreMetric, SegmentId, Sym};
 use super::fields::{BoolField, DurField, NumField, StrField};
+pub use super::needle::Needle;
 
 /// Where an untyped value comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,30 +75,6 @@ pub enum StrTest {
     In(Box<[Box<str>]>),
     ContainsAny(Box<[Needle]>),
     ContainsAll(Box<[Needle]>),
-}
-
-/// A substring to look for, with its prebuilt searcher.
-#[derive(Clone)]
-pub struct Needle(memchr::memmem::Finder<'static>);
-
-impl std::fmt::Debug for Needle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.text())
-    }
-}
-
-impl Needle {
-    pub fn new(text: &str) -> Self {
-        Needle(memchr::memmem::Finder::new(text.as_bytes()).into_owned())
-    }
-    #[inline]
-    pub fn is_in(&self, haystack: &str) -> bool {
-        self.0.find(haystack.as_bytes()).is_some()
-    }
-    pub fn text(&self) -> &str {
-        // Built from a &str, so the bytes are UTF-8.
-        std::str::from_utf8(self.0.needle()).unwrap_or("")
-    }
 }
 
 #[derive(Clone, Debug)]

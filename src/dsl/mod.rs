@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod eval;
 pub mod fields;
+pub mod needle;
 pub mod parser;
 
 pub use ast::{Expr, Span};

@@ -89,10 +89,10 @@ impl Context for EvalCtx<'_> {
         let i = id.0 as usize;
         let logit = &self.session.scores[i];
         match metric {
-            ScoreMetric::Probability => logit.now.map(sigmoid),
-            ScoreMetric::MaxProbability => logit.max.map(sigmoid),
-            ScoreMetric::Quantile => self.rules.quantile(i, logit.now),
-            ScoreMetric::MaxQuantile => self.rules.quantile(i, logit.max),
+            ScoreMetric::Probability => logit.now().map(sigmoid),
+            ScoreMetric::MaxProbability => logit.max().map(sigmoid),
+            ScoreMetric::Quantile => self.rules.quantile(i, logit.now()),
+            ScoreMetric::MaxQuantile => self.rules.quantile(i, logit.max()),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod context;
 pub mod decision;
 pub mod gates;
 pub mod rules;
+pub mod scorer;
 pub mod state;
 
 use std::sync::Arc;
@@ -145,8 +146,8 @@ pub struct Engine<'s> {
     /// Ended sessions' blocks, for the next sessions to reuse.
     #[allow(clippy::vec_box, reason = "the boxes move in and out of `Visitor::session` without copying")]
     spare: Vec<Box<Session>>,
-    /// The predictor features' values at the current event (reused).
-    features: Vec<f64>,
+    /// What scoring an event reuses from the last.
+    scoring: scorer::Scratch,
 }
 
 impl<'s> Engine<'s> {
@@ -169,7 +170,7 @@ impl<'s> Engine<'s> {
             record_features: None,
             scratch: Vec::new(),
             spare: Vec::new(),
-            features: Vec::new(),
+            scoring: scorer::Scratch::default(),
         }
     }
 
@@ -446,17 +447,10 @@ impl<'s> Engine<'s> {
             }
         }
         // 5. Scores: each distinct feature once, then each predictor's log-odds.
-        if !rules.features.is_empty() {
+        if !rules.scorer.is_empty() {
             let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
-            let x = &mut self.features;
-            x.clear();
-            x.extend(rules.features.iter().map(|f| f.eval(&ctx).unwrap_or(0.0)));
-            for (logit, plan) in s.scores.iter_mut().zip(&rules.predictors) {
-                let Some(plan) = plan else { continue };
-                let z = plan.logit(x);
-                logit.now = Some(z);
-                logit.max = Some(logit.max.map_or(z, |m| m.max(z)));
-            }
+            rules.scorer.features(&ctx, &mut self.scoring);
+            rules.scorer.update(&mut self.scoring, &mut s.scores);
         }
         if let Some(o) = self.record_features
             && !s.outcomes[o.0 as usize]

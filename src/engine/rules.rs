@@ -41,11 +41,8 @@ pub struct Rules {
     pub outcomes_by_event: EventIndex,
     pub segments_by_event: EventIndex,
     pub maps_by_event: EventIndex,
-    /// Every distinct predictor feature expression, evaluated once per event
-    /// however many predictors use it.
-    pub features: Vec<crate::dsl::NumNode>,
-    /// Per outcome, its predictor over `features` (`None`: no predictor).
-    pub predictors: Vec<Option<Plan>>,
+    /// The outcomes' predictors.
+    pub scorer: super::scorer::Scorer,
 }
 
 /// A customer-scope segment's place in `Lifetime::customer_segments`, and how
@@ -54,24 +51,6 @@ pub struct Rules {
 pub struct CustomerSegment {
     pub slot: u32,
     pub expiry_ms: Option<i64>,
-}
-
-/// A predictor as the engine runs it.
-#[derive(Debug)]
-pub struct Plan {
-    pub bias: f64,
-    /// (index in `Rules::features`, weight), in the predictor's feature order.
-    pub terms: Vec<(u32, f64)>,
-    /// The quantile cut points (empty: no quantiles).
-    pub cuts: Vec<f64>,
-}
-
-impl Plan {
-    /// The log-odds at an event, from the values of `Rules::features`.
-    #[inline]
-    pub fn logit(&self, x: &[f64]) -> f64 {
-        self.bias + self.terms.iter().map(|&(f, w)| w * x[f as usize]).sum::<f64>()
-    }
 }
 
 /// The logistic function: a probability from log-odds.
@@ -156,30 +135,6 @@ impl Rules {
                 None => counts_any.push(i as u32),
             }
         }
-        let mut features: Vec<crate::dsl::NumNode> = Vec::new();
-        let mut feature_texts: Vec<&str> = Vec::new();
-        let predictors = sc
-            .outcomes
-            .iter()
-            .map(|o| {
-                let p = o.predictor.as_ref()?;
-                let terms = p
-                    .features
-                    .iter()
-                    .map(|f| {
-                        // The same text compiles to the same node: share it.
-                        let text = f.text.trim();
-                        let k = feature_texts.iter().position(|t| *t == text).unwrap_or_else(|| {
-                            feature_texts.push(text);
-                            features.push(f.node.clone());
-                            features.len() - 1
-                        });
-                        (k as u32, f.weight)
-                    })
-                    .collect();
-                Some(Plan { bias: p.bias, terms, cuts: p.quantiles.clone() })
-            })
-            .collect();
         let mut customer_slots = 0;
         let customer = sc
             .segments
@@ -201,8 +156,7 @@ impl Rules {
                 outcomes: sc.outcomes.len(),
                 maps: sc.action_maps.len(),
             },
-            features,
-            predictors,
+            scorer: super::scorer::Scorer::new(sc),
             customer,
             customer_slots: customer_slots as usize,
             outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),
@@ -227,17 +181,16 @@ impl Rules {
     /// Outcome `i`'s quantile at log-odds `z` (`None` without cut points).
     #[inline]
     pub fn quantile(&self, i: usize, z: Option<f64>) -> Option<f64> {
-        let plan = self.predictors[i].as_ref()?;
-        super::quantile_of(&plan.cuts, sigmoid(z?))
+        super::quantile_of(self.scorer.cuts(i)?, sigmoid(z?))
     }
 
     /// What conditions read of outcome `i`'s predictor in a session.
     pub fn score(&self, i: usize, logit: &super::state::Logit) -> super::state::Score {
         super::state::Score {
-            probability: logit.now.map(sigmoid),
-            max_probability: logit.max.map(sigmoid),
-            quantile: self.quantile(i, logit.now),
-            max_quantile: self.quantile(i, logit.max),
+            probability: logit.now().map(sigmoid),
+            max_probability: logit.max().map(sigmoid),
+            quantile: self.quantile(i, logit.now()),
+            max_quantile: self.quantile(i, logit.max()),
         }
     }
 }

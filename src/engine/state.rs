@@ -135,10 +135,46 @@ pub struct Score {
 /// its maximum. The probability and quantiles are increasing functions of it,
 /// so they are computed when read ([`super::rules::Rules::score`]) rather than
 /// at every event, where the `exp` was most of a predictor's cost.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+///
+/// "None yet" is kept as NaN rather than `Option`, so that an update is a store
+/// and a comparison. Log-odds are finite:
+/// weights and biases are finite numbers and a feature's value always is.
+#[derive(Clone, Copy, Debug)]
 pub struct Logit {
-    pub now: Option<f64>,
-    pub max: Option<f64>,
+    now: f64,
+    max: f64,
+}
+
+impl Default for Logit {
+    fn default() -> Self {
+        Logit { now: f64::NAN, max: f64::NAN }
+    }
+}
+
+impl PartialEq for Logit {
+    fn eq(&self, other: &Self) -> bool {
+        (self.now(), self.max()) == (other.now(), other.max())
+    }
+}
+
+impl Logit {
+    /// The log-odds at the last event of the session (`None` before any).
+    pub fn now(&self) -> Option<f64> {
+        (!self.now.is_nan()).then_some(self.now)
+    }
+
+    /// The highest log-odds so far in the session.
+    pub fn max(&self) -> Option<f64> {
+        (!self.max.is_nan()).then_some(self.max)
+    }
+
+    #[inline(always)]
+    pub fn update(&mut self, z: f64) {
+        self.now = z;
+        if self.max.is_nan() || self.max < z {
+            self.max = z;
+        }
+    }
 }
 
 /// Where an action map stands in the current session.

@@ -1,0 +1,64 @@
+//! The predictor benchmark's input, shared by `benches/predict.rs` and
+//! `examples/predict_rate.rs`: a scenario with 10 outcomes, with or without
+//! predictors, and 10,000 pageviews.
+
+use pesim::config::{Scenario, load_str};
+use pesim::events::{Event, EventKind, Page, TrackEvent};
+
+/// Which predictors the scenario has.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Predictors {
+    None,
+    /// The same four feature expressions in every predictor (weights differ).
+    Shared,
+    /// Four feature expressions of each predictor's own (40 in all).
+    Distinct,
+}
+
+pub fn scenario(predictors: Predictors) -> Scenario {
+    let mut text = String::from(
+        "name: predict\nstart: 2026-03-02T10:00:00Z\nsegments:\n  - {id: cart, when: 'count(page_viewed where page.url contains \"/cart\") >= 1'}\noutcomes:\n",
+    );
+    for i in 0..10 {
+        text.push_str(&format!("  - id: o{i}\n    achieved_when: page.url contains \"/never{i}\"\n"));
+        let features = match predictors {
+            Predictors::None => continue,
+            Predictors::Shared => "pages: session.pageviews, cart: 'segment(\"cart\")', \
+                 checkout: 'page.url contains \"/checkout\"', time: time_on_page / 1s"
+                .to_string(),
+            Predictors::Distinct => format!(
+                "pages: session.pageviews * {k}, cart: 'segment(\"cart\") and session.events > {i}', \
+                 checkout: 'page.url contains \"/checkout{i}\"', time: time_on_page / {k}s",
+                k = i + 1
+            ),
+        };
+        text.push_str(&format!(
+            "    predictor:\n      features: {{{features}}}\n      \
+             weights: {{pages: 0.{i}, cart: 1.2, checkout: 2.0, time: -0.01}}\n      bias: -3.0\n      \
+             quantiles: [0.01, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99]\n"
+        ));
+    }
+    let loaded = load_str("predict.yaml", &text);
+    assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics.list);
+    loaded.scenario.expect("valid")
+}
+
+/// 100 visitors × 100 pageviews, interleaved, 10 s apart per visitor.
+pub fn events(sc: &Scenario) -> Vec<Event> {
+    let t0 = 1_772_445_600_000i64; // 2026-03-02T10:00:00Z
+    let urls = ["https://x.example/", "https://x.example/p/1", "https://x.example/cart", "https://x.example/checkout"];
+    let mut out = Vec::new();
+    for step in 0..100i64 {
+        for v in 0..100i64 {
+            let mut ev = TrackEvent::named(&sc.interner, "page_viewed");
+            ev.page = Some(std::sync::Arc::new(Page::from_url(urls[((v + step) % 4) as usize])));
+            out.push(Event {
+                time: pesim::clock::SimTime(t0 + step * 10_000 + v),
+                customer: format!("c{v}").into(),
+                kind: EventKind::Track(Box::new(ev)),
+                line: 0,
+            });
+        }
+    }
+    out
+}

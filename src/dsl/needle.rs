@@ -1,0 +1,173 @@
+//! Substring search for `contains` with a literal: the needle is prepared
+//! once, at compile time, and searched for in every event's text.
+//!
+//! The texts conditions search are short (page URLs and titles, mostly under
+//! 64 bytes), where `memchr::memmem` falls back to Rabin–Karp, a rolling hash
+//! over every byte; that was the largest single cost of the engine's benchmark.
+//! For short texts this tests many positions at once instead: a position can
+//! only start a match if it has the needle's two rarest bytes (memchr's own
+//! ranking) at their offsets, which two vector comparisons find for 16
+//! positions together (memchr's SSE2 "packed pair" searcher, called directly)
+//! or, in texts too short for that, two word-wide comparisons for eight; only
+//! those candidates are compared in full. Longer texts go to `memmem`.
+
+use memchr::arch::all::packedpair::Pair;
+use memchr::memmem::Finder;
+
+/// Below this haystack length the word-wide scan runs; above it, `memmem`.
+const SHORT: usize = 64;
+
+/// A substring to look for, with its prebuilt searchers.
+#[derive(Clone)]
+pub struct Needle {
+    finder: Finder<'static>,
+    /// The offsets of the two rarest bytes and those bytes repeated in every
+    /// byte of a word; `None` for needles shorter than two bytes.
+    pair: Option<RarePair>,
+    /// memchr's 16-wide version of the same test, for texts long enough for it.
+    #[cfg(target_arch = "x86_64")]
+    sse2: Option<memchr::arch::x86_64::sse2::packedpair::Finder>,
+}
+
+#[derive(Clone, Copy)]
+struct RarePair {
+    i1: usize,
+    i2: usize,
+    b1: u64,
+    b2: u64,
+}
+
+const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HI: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+impl std::fmt::Debug for Needle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.text())
+    }
+}
+
+impl Needle {
+    pub fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let pair = Pair::new(bytes).map(|p| {
+            let (i1, i2) = (usize::from(p.index1()), usize::from(p.index2()));
+            RarePair { i1, i2, b1: ONES * u64::from(bytes[i1]), b2: ONES * u64::from(bytes[i2]) }
+        });
+        Needle {
+            finder: Finder::new(bytes).into_owned(),
+            pair,
+            #[cfg(target_arch = "x86_64")]
+            sse2: memchr::arch::x86_64::sse2::packedpair::Finder::new(bytes),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        // Built from a &str, so the bytes are UTF-8.
+        std::str::from_utf8(self.finder.needle()).unwrap_or("")
+    }
+
+    /// Whether `haystack` contains the needle.
+    #[inline]
+    pub fn is_in(&self, haystack: &str) -> bool {
+        let h = haystack.as_bytes();
+        match self.pair {
+            Some(pair) if h.len() < SHORT => {
+                #[cfg(target_arch = "x86_64")]
+                if let Some(sse2) = &self.sse2
+                    && h.len() >= sse2.min_haystack_len()
+                {
+                    return sse2.find(h, self.finder.needle()).is_some();
+                }
+                self.is_in_short(h, pair)
+            }
+            _ => self.finder.find(h).is_some(),
+        }
+    }
+
+    fn is_in_short(&self, h: &[u8], pair: RarePair) -> bool {
+        let needle = self.finder.needle();
+        let n = needle.len();
+        let Some(last) = h.len().checked_sub(n) else {
+            return false;
+        };
+        // Positions 0..=last can start a match.
+        let positions = last + 1;
+        if positions < 8 {
+            return (0..positions).any(|p| {
+                h[p + pair.i1] == needle[pair.i1] && h[p + pair.i2] == needle[pair.i2] && &h[p..p + n] == needle
+            });
+        }
+        // Eight positions per step; the last step overlaps the one before it so
+        // that it never reads past the end. Loading eight bytes at p + i never
+        // does when p + 8 <= positions, since i < n.
+        let mut p = 0;
+        loop {
+            let start = p.min(positions - 8);
+            let mut cand =
+                zero_bytes(word(h, start + pair.i1) ^ pair.b1) & zero_bytes(word(h, start + pair.i2) ^ pair.b2);
+            while cand != 0 {
+                let at = start + cand.trailing_zeros() as usize / 8;
+                if &h[at..at + n] == needle {
+                    return true;
+                }
+                cand &= cand - 1;
+            }
+            if start + 8 >= positions {
+                return false;
+            }
+            p += 8;
+        }
+    }
+}
+
+#[inline(always)]
+fn word(h: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&h[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The high bit of every byte of `x` that is zero, and no other bit (exact,
+/// unlike the shorter `(x - 0x01..) & !x & 0x80..`, which can flag the byte
+/// after a zero).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LO7) + LO7) | x) & HI
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn finds_at_every_offset_and_not_past_the_end() {
+        let needle = Needle::new("/checkout");
+        for len in 0usize..80 {
+            for at in 0..=len.saturating_sub(9) {
+                let mut h = "x".repeat(len);
+                if len >= 9 {
+                    h.replace_range(at..at + 9, "/checkout");
+                }
+                assert_eq!(needle.is_in(&h), len >= 9, "{h:?}");
+            }
+        }
+        assert!(!needle.is_in("https://x.example/checkou"));
+        assert!(Needle::new("").is_in(""));
+        assert!(Needle::new("a").is_in("xxa"));
+    }
+
+    proptest! {
+        // Small alphabets, so that candidates and near-misses are common.
+        #[test]
+        fn agrees_with_str_contains(h in "[ab/é]{0,90}", n in "[ab/é]{0,6}") {
+            prop_assert_eq!(Needle::new(&n).is_in(&h), h.contains(&n));
+        }
+
+        #[test]
+        fn agrees_on_urls(h in "https://[a-z]{1,8}\\.example/[a-z/]{0,60}", n in "[a-z/]{1,10}") {
+            prop_assert_eq!(Needle::new(&n).is_in(&h), h.contains(&n));
+        }
+    }
+}
