@@ -301,8 +301,10 @@ impl Scorer {
             })
         }));
         let found = &scratch.found;
-        scratch.x.clear();
-        scratch.x.extend(self.features.iter().map(|f| f.eval(ctx, found)));
+        scratch.x.resize(self.features.len(), 0.0);
+        for (x, f) in scratch.x.iter_mut().zip(&self.features) {
+            *x = f.eval(ctx, found);
+        }
     }
 
     /// Every predictor's log-odds from the features' values in `scratch`, into
