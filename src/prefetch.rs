@@ -173,16 +173,26 @@ fn produce<R: BufRead>(sc: &Scenario, input: R, tx: SyncSender<Batch>) {
 /// `consume` sees the same items, line texts and line counts as it would with
 /// `EventReader::new(sc, input)`. When it returns, the reader thread is told to
 /// stop (if it has not reached the end) and joined; a panic on it is raised here.
-pub fn with_prefetch<R, T>(sc: &Scenario, input: R, consume: impl FnOnce(&mut Prefetched) -> T) -> T
+/// If the system will not start a thread, the events are read on this one, as
+/// with `--threads 1`: the outputs are the same either way.
+pub fn with_prefetch<R, T>(sc: &Scenario, input: R, consume: impl FnOnce(&mut dyn Lines) -> T) -> T
 where
     R: BufRead + Send,
 {
+    // The reader thread takes the input from here; a spawn that fails leaves it.
+    let slot = std::sync::Mutex::new(Some(input));
+    let take = || slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(DEPTH);
-        let reader = std::thread::Builder::new()
-            .name("pesim-reader".into())
-            .spawn_scoped(scope, move || produce(sc, input, tx))
-            .expect("the reader thread starts");
+        let spawned = std::thread::Builder::new().name("pesim-reader".into()).spawn_scoped(scope, move || {
+            if let Some(input) = take() {
+                produce(sc, input, tx);
+            }
+        });
+        let Ok(reader) = spawned else {
+            let input = take().expect("a thread that did not start took nothing");
+            return consume(&mut EventReader::new(sc, input));
+        };
         let mut events = Prefetched::new(rx);
         let result = consume(&mut events);
         // Dropping the receiver makes the reader's next send fail, so it ends.
@@ -246,7 +256,7 @@ mod tests {
         let sc = scenario();
         let line = r#"{"createdDate":"2026-01-05T12:00:00Z","customerCookieId":"c","eventName":"x"}"#;
         let text = format!("{line}\n").repeat(BATCH * (DEPTH + 4));
-        let first = with_prefetch(&sc, text.as_bytes(), |p| p.next().map(|(line, _)| line));
+        let first = with_prefetch(&sc, text.as_bytes(), |p| p.next_item().map(|(line, _)| line));
         assert_eq!(first, Some(1));
     }
 
