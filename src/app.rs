@@ -882,6 +882,7 @@ fn finish_outputs(
     quiet: bool,
 ) -> std::io::Result<i32> {
     let (tally, _) = files.finish(stats)?;
+    crate::memory::release_free_memory();
     crate::report::html::write_report(sc, dir, sample)?;
     if !quiet {
         write!(out, "{}", crate::report::table(sc, stats, &tally))?;

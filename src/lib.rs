@@ -19,6 +19,7 @@ pub mod dsl;
 pub mod engine;
 pub mod events;
 pub mod import;
+pub mod memory;
 pub mod prefetch;
 pub mod random;
 pub mod report;
