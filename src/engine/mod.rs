@@ -8,6 +8,7 @@
 
 pub mod context;
 pub mod decision;
+pub mod dormant;
 pub mod gates;
 pub mod rules;
 pub mod scorer;
@@ -32,7 +33,7 @@ use gates::{GateInput, offer_gate};
 use rules::Rules;
 pub use state::Score;
 pub use state::VisitorId;
-use state::{Dormant, DormantExtra, Due, Lifetime, MapState, Session, Visitor, media_slot};
+use state::{Due, Lifetime, MapState, Session, Visitor, media_slot};
 
 /// Something the engine wants to happen later.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,10 +128,8 @@ pub struct Engine<'s> {
     visitors: Vec<Visitor>,
     /// Places of retired visitors, for new ones.
     free: Vec<u32>,
-    /// Retired visitors, by [`dormant_key`]; ordered so memory grows smoothly.
-    dormant: std::collections::BTreeMap<u128, Dormant>,
-    /// The traits and next-session actions of the dormant visitors that have some.
-    dormant_extra: FxHashMap<u128, Box<DormantExtra>>,
+    /// Retired visitors' lifetime figures.
+    dormant: dormant::Store,
     /// The id a free place holds (no allocation per retirement).
     no_customer: Arc<str>,
     clock: LocalClock,
@@ -152,15 +151,15 @@ pub struct Engine<'s> {
 
 impl<'s> Engine<'s> {
     pub fn new(sc: &'s Scenario, responses: Responses, seed: u64) -> Self {
+        let rules = Rules::new(sc);
         Engine {
             sc,
             seed,
-            rules: Rules::new(sc),
             index: FxHashMap::default(),
             visitors: Vec::new(),
             free: Vec::new(),
-            dormant: std::collections::BTreeMap::new(),
-            dormant_extra: FxHashMap::default(),
+            dormant: dormant::Store::new(rules.visitor_slots, rules.customer_slots),
+            rules,
             no_customer: Arc::from(""),
             clock: LocalClock::new(sc.timezone.clone()),
             responses,
@@ -248,12 +247,10 @@ impl<'s> Engine<'s> {
         if let Some(id) = self.index.get(customer) {
             return *id;
         }
-        let key = dormant_key(customer);
-        let (visitor_slots, customer_slots) = (self.rules.visitor_slots, self.rules.customer_slots);
-        let life = match self.dormant.remove(&key) {
-            Some(d) => d.unpack(self.dormant_extra.remove(&key), visitor_slots, customer_slots),
-            None => Lifetime::new(visitor_slots, customer_slots),
-        };
+        let life = self
+            .dormant
+            .take(dormant::key(customer))
+            .unwrap_or_else(|| Lifetime::new(self.rules.visitor_slots, self.rules.customer_slots));
         let customer: Arc<str> = customer.into();
         let id = match self.free.pop() {
             Some(slot) => {
@@ -289,13 +286,8 @@ impl<'s> Engine<'s> {
         debug_assert!(vis.session.is_none());
         let customer = std::mem::replace(&mut vis.customer, self.no_customer.clone());
         let life = std::mem::replace(&mut vis.life, Lifetime::new(0, 0));
-        let (dormant, extra) = Dormant::pack(life);
-        let key = dormant_key(&customer);
         self.index.remove(&customer);
-        self.dormant.insert(key, dormant);
-        if let Some(extra) = extra {
-            self.dormant_extra.insert(key, extra);
-        }
+        self.dormant.insert(dormant::key(&customer), life);
         self.free.push(v.slot() as u32);
     }
 
@@ -939,14 +931,6 @@ pub fn quantile_of(cuts: &[f64], p: f64) -> Option<f64> {
     let (lo, hi) = (cuts[k], cuts[k + 1]);
     let frac = if hi > lo { (p - lo) / (hi - lo) } else { 0.0 };
     Some((k as f64 + frac) / (n - 1) as f64)
-}
-
-/// A visitor id's key among dormant visitors: two independent 64-bit hashes,
-/// so that two ids colliding is not a practical concern (≈ n² / 2¹²⁹).
-fn dormant_key(customer: &str) -> u128 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    let sip = BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(customer);
-    (u128::from(sip) << 64) | u128::from(crate::random::fnv1a64(customer.as_bytes()))
 }
 
 #[cfg(test)]
