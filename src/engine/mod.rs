@@ -379,7 +379,7 @@ impl<'s> Engine<'s> {
         }
         if ev.is_pageview && s.maybe_pending {
             let url = s.page.as_ref().map(|p| &*p.url);
-            for m in s.maps.iter_mut() {
+            for (_, m) in s.maps.iter_mut() {
                 if let MapState::Pending { due: due @ Due::OnReturn(_), .. } = m
                     && let Due::OnReturn(target) = &*due
                     && Some(&**target) == url
@@ -544,8 +544,8 @@ impl<'s> Engine<'s> {
             outcomes: &s.outcomes,
         });
         // Only a session that made offers can have one open.
-        let maps: &[MapState] = if s.offers > 0 { &s.maps } else { &[] };
-        for (i, m) in maps.iter().enumerate() {
+        let maps = s.maps.iter().filter(|_| s.offers > 0);
+        for (i, m) in maps {
             if let MapState::Offered { target, .. } = m {
                 sink.decision(Decision {
                     time: at,
@@ -737,7 +737,7 @@ impl<'s> Engine<'s> {
         // One scan finds what is due and whether anything is pending at all.
         let mut due: Vec<ActionMapId> = Vec::new();
         let mut pending = false;
-        for (i, m) in s.maps.iter().enumerate() {
+        for (i, m) in s.maps.iter() {
             if let MapState::Pending { due: d, .. } = m {
                 pending = true;
                 if matches!(d, Due::Now) && only.is_none_or(|o| o.0 as usize == i) {

@@ -142,6 +142,61 @@ pub enum MapState {
     Done,
 }
 
+/// The action maps' states in one session, kept only for the maps that left
+/// `Idle`: a session touches a few of a scenario's maps, and a dense array of
+/// 40-byte states per map was a third of a replay's peak memory (50 maps ×
+/// 7,000 open sessions at 1M events). Reads of a map never touched give `Idle`;
+/// a write adds the map. Iteration is in map order.
+#[derive(Clone, Debug, Default)]
+pub struct MapStates {
+    /// (map index, state), ascending by index.
+    entries: Vec<(u32, MapState)>,
+}
+
+static IDLE: MapState = MapState::Idle;
+
+impl MapStates {
+    /// The maps this session has touched, with their states, in map order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &MapState)> {
+        self.entries.iter().map(|(i, m)| (*i as usize, m))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut MapState)> {
+        self.entries.iter_mut().map(|(i, m)| (*i as usize, m))
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+impl std::ops::Index<usize> for MapStates {
+    type Output = MapState;
+
+    #[inline]
+    fn index(&self, map: usize) -> &MapState {
+        match self.entries.binary_search_by_key(&(map as u32), |(i, _)| *i) {
+            Ok(k) => &self.entries[k].1,
+            Err(_) => &IDLE,
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for MapStates {
+    /// The map's state, added as `Idle` if the session had not touched it.
+    #[inline]
+    fn index_mut(&mut self, map: usize) -> &mut MapState {
+        let k = match self.entries.binary_search_by_key(&(map as u32), |(i, _)| *i) {
+            Ok(k) => k,
+            Err(k) => {
+                self.entries.insert(k, (map as u32, MapState::Idle));
+                k
+            }
+        };
+        &mut self.entries[k].1
+    }
+}
+
 /// When a pending action is due to be gated.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Due {
@@ -188,7 +243,7 @@ pub struct Session {
     pub segments: Box<[bool]>,
     pub outcomes: Box<[bool]>,
     pub scores: Box<[Logit]>,
-    pub maps: Box<[MapState]>,
+    pub maps: MapStates,
     /// False only when no map is `Pending`: lets an event skip scanning the
     /// maps (set whenever one becomes pending, cleared by a scan that finds none).
     pub maybe_pending: bool,
@@ -232,7 +287,7 @@ impl Session {
             segments: vec![false; shape.segments].into(),
             outcomes: vec![false; shape.outcomes].into(),
             scores: vec![Logit::default(); shape.outcomes].into(),
-            maps: vec![MapState::Idle; shape.maps].into(),
+            maps: MapStates::default(),
             maybe_pending: false,
             open: [None; 3],
             engaged: false,
@@ -259,7 +314,7 @@ impl Session {
         self.segments.fill(false);
         self.outcomes.fill(false);
         self.scores.fill(Logit::default());
-        self.maps.fill(MapState::Idle);
+        self.maps.clear();
         self.maybe_pending = false;
         self.open = [None; 3];
         self.engaged = false;
