@@ -34,12 +34,36 @@ fn mix(mut z: u64) -> u64 {
 
 /// The stream for (seed, purpose, key, index).
 pub fn stream(seed: u64, purpose: &str, key: &str, index: u64) -> Rng {
+    Rng::seed_from_u64(stream_seed(seed, purpose, key, index))
+}
+
+fn stream_seed(seed: u64, purpose: &str, key: &str, index: u64) -> u64 {
     let mut h = fnv1a(&seed.to_le_bytes(), 0xcbf2_9ce4_8422_2325);
     h = fnv1a(purpose.as_bytes(), h);
     h = fnv1a(&[0xff], h);
     h = fnv1a(key.as_bytes(), h);
     h = fnv1a(&index.to_le_bytes(), h);
-    Rng::seed_from_u64(mix(h))
+    mix(h)
+}
+
+/// The same stream as [`stream`], started on its first draw: most sessions
+/// never draw, and a ChaCha state is over 300 bytes, which made it a third of
+/// every open session.
+#[derive(Debug)]
+pub struct LazyStream {
+    seed: u64,
+    rng: Option<Box<Rng>>,
+}
+
+impl LazyStream {
+    pub fn new(seed: u64, purpose: &str, key: &str, index: u64) -> Self {
+        LazyStream { seed: stream_seed(seed, purpose, key, index), rng: None }
+    }
+
+    pub fn get(&mut self) -> &mut Rng {
+        let seed = self.seed;
+        self.rng.get_or_insert_with(|| Box::new(Rng::seed_from_u64(seed)))
+    }
 }
 
 /// A uniform draw in [0, 1).

@@ -510,7 +510,7 @@ impl<'s> Engine<'s> {
         let vis = &mut self.visitors[v.slot()];
         vis.life.sessions += 1;
         let number = vis.life.sessions;
-        let rng = random::stream(self.seed, "session", &vis.customer, u64::from(number));
+        let rng = random::LazyStream::new(self.seed, "session", &vis.customer, u64::from(number));
         let end = now.plus(sc.settings.session_timeout);
         // An ended session's block is reused: sessions come and go at every
         // visit, and allocating their arrays anew was a large part of the engine's time.
@@ -839,7 +839,7 @@ impl<'s> Engine<'s> {
                     sink.schedule(timeout, timer(TimerKind::OfferTimeout { map: id, offer }));
                     if self.responses == Responses::Model
                         && let Some(p) = persona_of(sc, self.seed, &vis.customer)
-                        && let Some((at, state)) = modelled_response(p, media, now, &mut s.rng)
+                        && let Some((at, state)) = modelled_response(p, media, now, s.rng.get())
                         && at < timeout
                     {
                         sink.schedule(at, timer(TimerKind::Respond { map: id, offer, state }));
@@ -871,7 +871,7 @@ fn media_order(m: MediaType) -> usize {
 }
 
 /// Shuffles each run of equal keys in place (Fisher–Yates), drawing only where ties exist.
-fn shuffle_ties<T, K: PartialEq>(items: &mut [T], key: impl Fn(&T) -> K, rng: &mut random::Rng) {
+fn shuffle_ties<T, K: PartialEq>(items: &mut [T], key: impl Fn(&T) -> K, rng: &mut random::LazyStream) {
     let mut start = 0;
     while start < items.len() {
         let mut end = start + 1;
@@ -879,7 +879,7 @@ fn shuffle_ties<T, K: PartialEq>(items: &mut [T], key: impl Fn(&T) -> K, rng: &m
             end += 1;
         }
         for i in (start + 1..end).rev() {
-            let j = start + (random::unit(rng) * (i - start + 1) as f64) as usize;
+            let j = start + (random::unit(rng.get()) * (i - start + 1) as f64) as usize;
             items.swap(i, j.min(i));
         }
         start = end;

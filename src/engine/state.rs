@@ -8,7 +8,7 @@ use crate::clock::SimTime;
 use crate::config::model::{ActionMapId, BlockingReason, MediaType, WorkgroupId};
 use crate::dsl::{DynValue, Sym};
 use crate::events::{CONTEXT_FIELDS, Page};
-use crate::random::Rng;
+use crate::random::LazyStream;
 
 /// A visitor's place in the engine while it is active. Places are reused once
 /// a visitor goes dormant, so the id carries the place's generation: a timer
@@ -256,7 +256,7 @@ pub struct Session {
     /// Offers made so far, numbering them so stale timers are recognised.
     pub offers: u32,
     /// Tie-breaks and modelled responses, keyed by (seed, visitor, session).
-    pub rng: Rng,
+    pub rng: LazyStream,
 }
 
 /// The sizes of a session's arrays, from the rules.
@@ -270,7 +270,7 @@ pub struct Shape {
 
 impl Session {
     /// Session `number`, starting at `now`.
-    pub fn new(shape: Shape, number: u32, now: SimTime, end: SimTime, rng: Rng) -> Self {
+    pub fn new(shape: Shape, number: u32, now: SimTime, end: SimTime, rng: LazyStream) -> Self {
         Session {
             number,
             start: now,
@@ -299,7 +299,7 @@ impl Session {
     }
 
     /// Makes an ended session's block the start of session `number`, as a new one would be.
-    pub fn reset(&mut self, number: u32, now: SimTime, end: SimTime, rng: Rng) {
+    pub fn reset(&mut self, number: u32, now: SimTime, end: SimTime, rng: LazyStream) {
         self.number = number;
         self.start = now;
         self.last_event = now;
