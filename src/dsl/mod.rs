@@ -21,4 +21,4 @@ pub use eval::{BoolNode, NumNode};
 pub use parser::{parse, parse_duration_ms};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,16 +6,17 @@ use super::context::{Context, CountSlot, DynValue, OutcomeId, ScoreMetric, Segme
 use super::fields::{BoolField, DurField, NumField, StrField};
 use super::*;
 
+/// A context built by hand (also used by the engine's unit tests).
 #[derive(Default)]
-struct TestCtx {
-    strs: FxHashMap<StrField, String>,
-    nums: FxHashMap<NumField, f64>,
-    durs: FxHashMap<DurField, i64>,
-    event: Option<Sym>,
-    attrs: FxHashMap<Sym, DynValue>,
-    segments: Vec<SegmentId>,
-    counts: FxHashMap<CountSlot, u32>,
-    score: Option<f64>,
+pub(crate) struct TestCtx {
+    pub(crate) strs: FxHashMap<StrField, String>,
+    pub(crate) nums: FxHashMap<NumField, f64>,
+    pub(crate) durs: FxHashMap<DurField, i64>,
+    pub(crate) event: Option<Sym>,
+    pub(crate) attrs: FxHashMap<Sym, DynValue>,
+    pub(crate) segments: Vec<SegmentId>,
+    pub(crate) counts: FxHashMap<CountSlot, u32>,
+    pub(crate) score: Option<f64>,
 }
 
 impl Context for TestCtx {

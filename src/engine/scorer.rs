@@ -247,33 +247,29 @@ impl Scorer {
     /// Turns the literal `contains` features of a field that has at least
     /// `SET_FROM` of them into members of one needle set (64 at most per set).
     fn group_needles(&mut self) {
-        let mut fields: Vec<StrField> = Vec::new();
-        for f in &self.features {
-            if let Feature::Contains { field, needle, .. } = f
-                && !needle.text().is_empty()
-                && !fields.contains(field)
-            {
-                fields.push(*field);
+        /// (feature, needle) of each literal test of one field.
+        type Members = Vec<(usize, Box<str>)>;
+        // Per field, in order of first use.
+        let mut groups: Vec<(StrField, Members)> = Vec::new();
+        for (k, f) in self.features.iter().enumerate() {
+            let Feature::Contains { field, needle, .. } = f else { continue };
+            if needle.text().is_empty() {
+                continue;
+            }
+            let member = (k, needle.text().into());
+            match groups.iter_mut().find(|(g, _)| g == field) {
+                Some((_, members)) => members.push(member),
+                None => groups.push((*field, vec![member])),
             }
         }
-        for field in fields {
-            let members: Vec<usize> = (0..self.features.len())
-                .filter(|&k| matches!(&self.features[k], Feature::Contains { field: f, needle, .. } if *f == field && !needle.text().is_empty()))
-                .collect();
+        for (field, members) in groups {
             for chunk in members.chunks(64).filter(|c| c.len() >= SET_FROM) {
-                let needles: Vec<&str> = chunk
-                    .iter()
-                    .map(|&k| match &self.features[k] {
-                        Feature::Contains { needle, .. } => needle.text(),
-                        _ => unreachable!("members are Contains features"),
-                    })
-                    .collect();
                 // Built from at most 64 non-empty literals: cannot exceed the
                 // automaton's limits; if it did, the features stay as they are.
-                let Ok(automaton) = AhoCorasick::new(&needles) else { continue };
+                let Ok(automaton) = AhoCorasick::new(chunk.iter().map(|(_, text)| &**text)) else { continue };
                 let set = self.sets.len() as u32;
                 self.sets.push(NeedleSet { field, automaton });
-                for (bit, &k) in chunk.iter().enumerate() {
+                for (bit, &(k, _)) in chunk.iter().enumerate() {
                     if let Feature::Contains { negated, .. } = self.features[k] {
                         self.features[k] = Feature::InSet { set, bit: bit as u32, negated };
                     }
@@ -346,50 +342,20 @@ impl Scorer {
 mod tests {
     use super::*;
     use crate::config::load_str;
-    use crate::dsl::context::{DynValue, OutcomeId, ScoreMetric, SegmentId, Sym};
-    use crate::dsl::fields::{BoolField, StrField};
+    use crate::dsl::fields::StrField;
+    use crate::dsl::tests::TestCtx;
 
-    /// A context with a fixed pageview count, time on page and URL.
-    struct At {
-        pageviews: u32,
-        on_page_ms: Option<i64>,
-        url: Option<&'static str>,
-    }
-
-    impl Context for At {
-        fn str_field(&self, _: StrField) -> Option<&str> {
-            self.url
+    /// A context with a pageview count, and a time on page and URL if given.
+    fn at(pageviews: f64, on_page_ms: Option<i64>, url: Option<&str>) -> TestCtx {
+        let mut ctx = TestCtx::default();
+        ctx.nums.insert(NumField::SessionPageviews, pageviews);
+        if let Some(ms) = on_page_ms {
+            ctx.durs.insert(DurField::TimeOnPage, ms);
         }
-        fn num_field(&self, _: NumField) -> Option<f64> {
-            Some(f64::from(self.pageviews))
+        if let Some(url) = url {
+            ctx.strs.insert(StrField::PageUrl, url.into());
         }
-        fn dur_field(&self, _: DurField) -> Option<i64> {
-            self.on_page_ms
-        }
-        fn bool_field(&self, _: BoolField) -> Option<bool> {
-            None
-        }
-        fn event_name(&self) -> Sym {
-            Sym(0)
-        }
-        fn attribute(&self, _: Sym) -> Option<&DynValue> {
-            None
-        }
-        fn trait_value(&self, _: Sym) -> Option<&DynValue> {
-            None
-        }
-        fn segment(&self, _: SegmentId) -> bool {
-            false
-        }
-        fn outcome_achieved(&self, _: OutcomeId) -> bool {
-            false
-        }
-        fn outcome_score(&self, _: OutcomeId, _: ScoreMetric) -> Option<f64> {
-            None
-        }
-        fn count(&self, _: CountSlot) -> u32 {
-            0
-        }
+        ctx
     }
 
     const FEATURES: &str = "{a: session.pageviews, b: 'session.pageviews * 3', c: '2 * session.pageviews', \
@@ -429,12 +395,12 @@ mod tests {
         }
     }
 
-    fn contexts() -> [At; 4] {
+    fn contexts() -> [TestCtx; 4] {
         [
-            At { pageviews: 0, on_page_ms: None, url: None },
-            At { pageviews: 7, on_page_ms: Some(0), url: Some("https://x.example/checkout") },
-            At { pageviews: 3, on_page_ms: Some(12_345), url: Some("https://x.example/a/c") },
-            At { pageviews: 1, on_page_ms: Some(1), url: Some("https://x.example/b?q=/a") },
+            at(0.0, None, None),
+            at(7.0, Some(0), Some("https://x.example/checkout")),
+            at(3.0, Some(12_345), Some("https://x.example/a/c")),
+            at(1.0, Some(1), Some("https://x.example/b?q=/a")),
         ]
     }
 
@@ -478,7 +444,7 @@ mod tests {
             for (o, score) in sc.outcomes.iter().zip(&scores) {
                 let p = o.predictor.as_ref().expect("predictor");
                 let z = p.bias + p.features.iter().map(|f| f.weight * f.node.eval(&ctx).unwrap_or(0.0)).sum::<f64>();
-                assert_eq!(score.now(), Some(z), "{} at {:?}", o.id, ctx.url);
+                assert_eq!(score.now(), Some(z), "{} at {:?}", o.id, ctx.strs.get(&StrField::PageUrl));
             }
         }
     }
