@@ -543,9 +543,7 @@ impl<'s> Engine<'s> {
             engaged: s.engaged,
             outcomes: &s.outcomes,
         });
-        // Only a session that made offers can have one open.
-        let maps = s.maps.iter().filter(|_| s.offers > 0);
-        for (i, m) in maps {
+        for (i, m) in s.maps.iter() {
             if let MapState::Offered { target, .. } = m {
                 sink.decision(Decision {
                     time: at,

@@ -793,7 +793,7 @@ impl<'a> AvailabilityLine<'a> {
 /// Calls `f` with every non-blank line of a file, trimmed, read in blocks of
 /// 256 KiB (no copy per line). Returns the number of lines that are not UTF-8,
 /// which are skipped. (Blocks of 4 MiB, with the two files read at once, added
-/// 6 MB to the peak memory of a 1M-event replay, whose peak is the report's.)
+/// 6 MB to the report's peak memory at 1M events.)
 fn each_line(path: &Path, mut f: impl FnMut(&str)) -> io::Result<u64> {
     const BLOCK: u64 = 256 << 10;
     let mut file = File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
