@@ -4,28 +4,10 @@
 //!
 //!   cargo bench --bench predict
 
-use std::hint::black_box;
-
-use std::time::Instant;
-
 use criterion::{Criterion, Throughput};
-use pesim::config::Scenario;
-use pesim::engine::Responses;
-use pesim::events::Event;
-use pesim::report::Collect;
-use pesim::sim::{Options, Stats, replay};
 
 mod predict_input;
-use predict_input::{Predictors, events, scenario};
-
-fn replay_once(sc: &Scenario, evs: &[Event]) -> Stats {
-    let opts = Options { responses: Responses::Recorded, ..Options::default() };
-    let mut it = evs.iter().cloned().map(|e| (0u64, Ok(e)));
-    let mut out = Collect::new(sc);
-    let stats = replay(sc, &mut it, &opts, &mut out).expect("valid events");
-    black_box(&out.tally);
-    stats
-}
+use predict_input::{Predictors, events, fastest_interleaved, inputs, replay_once, scenario};
 
 const VARIANTS: [(&str, Predictors); 3] =
     [("without", Predictors::None), ("10 predictors", Predictors::Shared), ("10 distinct", Predictors::Distinct)];
@@ -46,22 +28,8 @@ fn bench(c: &mut Criterion) {
 /// per event is the difference of the fastest runs.
 fn interleaved() {
     let runs = std::env::var("PESIM_BENCH_RATIO_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let inputs: Vec<(Scenario, Vec<Event>)> = VARIANTS
-        .iter()
-        .map(|(_, p)| {
-            let sc = scenario(*p);
-            let evs = events(&sc);
-            (sc, evs)
-        })
-        .collect();
-    let mut best = [f64::INFINITY; 3];
-    for _ in 0..runs {
-        for (k, (sc, evs)) in inputs.iter().enumerate() {
-            let started = Instant::now();
-            black_box(replay_once(sc, evs));
-            best[k] = best[k].min(started.elapsed().as_secs_f64());
-        }
-    }
+    let inputs = inputs(&VARIANTS.map(|(_, p)| p));
+    let best = fastest_interleaved(&inputs, runs);
     let n = inputs[0].1.len() as f64;
     let per_event = |k: usize| (best[k] - best[0]) / n * 1e9;
     println!(

@@ -2,8 +2,14 @@
 //! `examples/predict_rate.rs`: a scenario with 10 outcomes, with or without
 //! predictors, and 10,000 pageviews.
 
+use std::hint::black_box;
+use std::time::Instant;
+
 use pesim::config::{Scenario, load_str};
+use pesim::engine::Responses;
 use pesim::events::{Event, EventKind, Page, TrackEvent};
+use pesim::report::Collect;
+use pesim::sim::{Options, Stats, replay};
 
 /// Which predictors the scenario has.
 #[derive(Clone, Copy, PartialEq)]
@@ -61,4 +67,40 @@ pub fn events(sc: &Scenario) -> Vec<Event> {
         }
     }
     out
+}
+
+/// One replay of `evs` through `sc`, recorded responses, tallied only.
+pub fn replay_once(sc: &Scenario, evs: &[Event]) -> Stats {
+    let opts = Options { responses: Responses::Recorded, ..Options::default() };
+    let mut it = evs.iter().cloned().map(|e| (0u64, Ok(e)));
+    let mut out = Collect::new(sc);
+    let stats = replay(sc, &mut it, &opts, &mut out).expect("valid events");
+    black_box(&out.tally);
+    stats
+}
+
+/// Each variant's scenario and events.
+pub fn inputs(variants: &[Predictors]) -> Vec<(Scenario, Vec<Event>)> {
+    variants
+        .iter()
+        .map(|p| {
+            let sc = scenario(*p);
+            let evs = events(&sc);
+            (sc, evs)
+        })
+        .collect()
+}
+
+/// The fastest of `runs` replays of each input, in seconds, the inputs taking
+/// turns so that a change in the machine's speed affects them alike.
+pub fn fastest_interleaved(inputs: &[(Scenario, Vec<Event>)], runs: usize) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; inputs.len()];
+    for _ in 0..runs {
+        for (k, (sc, evs)) in inputs.iter().enumerate() {
+            let started = Instant::now();
+            black_box(replay_once(sc, evs));
+            best[k] = best[k].min(started.elapsed().as_secs_f64());
+        }
+    }
+    best
 }

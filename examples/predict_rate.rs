@@ -10,15 +10,9 @@
 //! counts, divided by the events, is the predictors' cost per event; the wall
 //! time printed is the fastest repeat of each.
 
-use std::time::Instant;
-
-use pesim::engine::Responses;
-use pesim::report::Collect;
-use pesim::sim::{Options, replay};
-
 #[path = "../benches/predict_input.rs"]
 mod predict_input;
-use predict_input::{Predictors, events, scenario};
+use predict_input::{Predictors, fastest_interleaved, inputs};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -32,27 +26,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let repeats: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
-    let inputs: Vec<_> = variants
-        .iter()
-        .map(|v| {
-            let sc = scenario(*v);
-            let evs = events(&sc);
-            (sc, evs)
-        })
-        .collect();
-    let mut best = vec![f64::INFINITY; inputs.len()];
-    for _ in 0..repeats {
-        for (k, (sc, evs)) in inputs.iter().enumerate() {
-            let opts = Options { responses: Responses::Recorded, ..Options::default() };
-            let mut it = evs.iter().cloned().map(|e| (0u64, Ok(e)));
-            let mut out = Collect::new(sc);
-            let started = Instant::now();
-            replay(sc, &mut it, &opts, &mut out).expect("valid events");
-            best[k] = best[k].min(started.elapsed().as_secs_f64());
-            std::hint::black_box(&out.tally);
+    let repeats = match args.next().map(|a| a.parse::<usize>()) {
+        None => 10,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("predict_rate: REPEATS must be a whole number above 0");
+            std::process::exit(2);
         }
-    }
+    };
+    let inputs = inputs(&variants);
+    let best = fastest_interleaved(&inputs, repeats);
     let n = inputs[0].1.len() as f64;
     for (k, v) in variants.iter().enumerate() {
         let name = match v {
