@@ -87,7 +87,7 @@ impl Context for EvalCtx<'_> {
     #[inline]
     fn outcome_score(&self, id: OutcomeId, metric: ScoreMetric) -> Option<f64> {
         let i = id.0 as usize;
-        let logit = &self.session.scores[i];
+        let logit = self.rules.scorer.logit(&self.session.scores, i);
         match metric {
             ScoreMetric::Probability => logit.now().map(sigmoid),
             ScoreMetric::MaxProbability => logit.max().map(sigmoid),

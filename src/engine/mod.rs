@@ -208,7 +208,8 @@ impl<'s> Engine<'s> {
             .map(|i| SegmentId(i as u32))
             .collect();
         let outcomes = (0..self.sc.outcomes.len()).filter(|i| s.outcomes[*i]).map(|i| OutcomeId(i as u32)).collect();
-        let scores = s.scores.iter().enumerate().map(|(i, l)| self.rules.score(i, l)).collect();
+        let scores =
+            (0..self.sc.outcomes.len()).map(|i| self.rules.score(i, &self.rules.scorer.logit(&s.scores, i))).collect();
         Some(SessionView { number: s.number, segments, outcomes, scores })
     }
 

@@ -149,14 +149,16 @@ impl Rules {
                 })
             })
             .collect();
+        let scorer = super::scorer::Scorer::new(sc);
         Rules {
             session_shape: super::state::Shape {
                 counts: session_slots as usize,
                 segments: sc.segments.len(),
                 outcomes: sc.outcomes.len(),
+                score_pairs: scorer.pairs(),
                 maps: sc.action_maps.len(),
             },
-            scorer: super::scorer::Scorer::new(sc),
+            scorer,
             customer,
             customer_slots: customer_slots as usize,
             outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),

@@ -26,7 +26,7 @@ use crate::dsl::eval::{ArithOp, Needle, StrNode, StrTest};
 use crate::dsl::fields::{DurField, NumField, StrField};
 use crate::dsl::{BoolNode, NumNode};
 
-use super::state::Logit;
+use super::state::{Logit, LogitPair};
 
 /// From this many literal `contains` tests of one field, one automaton pass
 /// answers them all (measured: one packed-pair search of a URL costs about
@@ -39,6 +39,13 @@ pub struct Scorer {
     features: Vec<Feature>,
     sets: Vec<NeedleSet>,
     blocks: Vec<Block>,
+    /// The blocks' odd last predictors, paired.
+    cross: Vec<Cross>,
+    /// Per pair of predictors, their biases.
+    bias: Vec<[f64; 2]>,
+    /// Per outcome: where its predictor's log-odds are in a session's scores
+    /// (pair `slot / 2`, lane `slot % 2`), if it has a predictor.
+    slots: Vec<Option<u32>>,
     /// Per outcome: its predictor's quantile cut points (`None`: no predictor;
     /// empty: no quantiles).
     cuts: Vec<Option<Box<[f64]>>>,
@@ -53,6 +60,8 @@ pub struct Scratch {
     found: Vec<Option<u64>>,
     /// A block's feature values, gathered.
     xs: Vec<f64>,
+    /// A chunk's pairs' feature values, gathered.
+    xs2: Vec<[f64; 2]>,
 }
 
 /// Predictors over the same features in the same order.
@@ -62,17 +71,38 @@ struct Block {
     features: Vec<u32>,
     /// The first feature, when they are consecutive features in order.
     run: Option<u32>,
-    /// The block's predictors (outcome, bias), in pairs, so that two sums
-    /// advance together (one vector instruction each for the products and the
-    /// sums); an odd last one is paired with `NO_ROW`.
-    pairs: Vec<[(u32, f64); 2]>,
-    /// Pair `p`'s weights of feature `j` are `weights[p * features.len() + j]`
-    /// (zeros for `NO_ROW`).
+    /// The block's predictors, in pairs (so that two sums advance together,
+    /// one vector instruction each for the products and the sums), the pairs
+    /// in chunks of up to `CHUNK`, whose sums stay in registers while the
+    /// features are read once per chunk.
+    chunks: Vec<Chunk>,
+}
+
+/// The most pairs of predictors whose sums advance together: 8 sums in 4
+/// vector registers, with room for the operands (16 sums spilled to memory
+/// and cost more than they saved).
+const CHUNK: usize = 4;
+
+/// Consecutive pairs of a block's predictors.
+#[derive(Debug)]
+struct Chunk {
+    /// The first pair, an index into `Scorer::bias` and a session's scores.
+    first: u32,
+    /// How many pairs: `CHUNK`, 2 or 1.
+    pairs: u32,
+    /// Feature by feature, each pair's weights: pair `p`'s weights of feature
+    /// `j` are `weights[j * pairs + p]` (zeros in a lane without a predictor).
     weights: Vec<[f64; 2]>,
 }
 
-/// The outcome of the missing second row of a block's odd last pair.
-const NO_ROW: u32 = u32::MAX;
+/// Pairs of predictors from different blocks, over as many features.
+#[derive(Debug)]
+struct Cross {
+    chunk: Chunk,
+    /// Each lane's features, as indices into `Scorer::features`, ordered as
+    /// the chunk's weights.
+    gather: Vec<[u32; 2]>,
+}
 
 /// Literal `contains` tests of one text field, answered by one pass.
 #[derive(Debug)]
@@ -192,6 +222,8 @@ impl Scorer {
     pub fn new(sc: &Scenario) -> Scorer {
         let mut scorer = Scorer::default();
         let mut texts: Vec<&str> = Vec::new();
+        // Each block's features and its predictors' outcomes.
+        let mut blocks: Vec<(Vec<u32>, Vec<usize>)> = Vec::new();
         for (i, o) in sc.outcomes.iter().enumerate() {
             let Some(p) = &o.predictor else {
                 scorer.cuts.push(None);
@@ -211,37 +243,84 @@ impl Scorer {
                     k as u32
                 })
                 .collect();
-            let block = match scorer.blocks.iter_mut().position(|b| b.features == features) {
-                Some(b) => &mut scorer.blocks[b],
-                None => {
-                    let run = features
-                        .first()
-                        .filter(|&&first| features.iter().copied().eq(first..first + features.len() as u32))
-                        .copied();
-                    scorer.blocks.push(Block { features, run, pairs: Vec::new(), weights: Vec::new() });
-                    scorer.blocks.last_mut().expect("just pushed")
-                }
-            };
-            match block.pairs.last_mut() {
-                Some(pair) if pair[1].0 == NO_ROW => pair[1] = (i as u32, p.bias),
-                _ => block.pairs.push([(i as u32, p.bias), (NO_ROW, 0.0)]),
+            match blocks.iter_mut().find(|(b, _)| *b == features) {
+                Some((_, rows)) => rows.push(i),
+                None => blocks.push((features, vec![i])),
             }
             scorer.cuts.push(Some(p.quantiles.clone().into()));
         }
-        // The weights, once every block has all its rows.
-        for b in &mut scorer.blocks {
-            let weight = |(o, _): (u32, f64), j: usize| match o {
-                NO_ROW => 0.0,
-                o => sc.outcomes[o as usize].predictor.as_ref().map_or(0.0, |p| p.features[j].weight),
-            };
-            for pair in &b.pairs {
-                for j in 0..b.features.len() {
-                    b.weights.push([weight(pair[0], j), weight(pair[1], j)]);
+        scorer.slots = vec![None; sc.outcomes.len()];
+        // The odd last row of each block, with its features.
+        let mut odd: Vec<(usize, Vec<u32>)> = Vec::new();
+        for (features, mut rows) in blocks {
+            let run = features
+                .first()
+                .filter(|&&first| features.iter().copied().eq(first..first + features.len() as u32))
+                .copied();
+            if rows.len() % 2 == 1 {
+                odd.extend(rows.pop().map(|o| (o, features.clone())));
+            }
+            let pairs: Vec<[Option<usize>; 2]> = rows.chunks(2).map(|r| [Some(r[0]), r.get(1).copied()]).collect();
+            let chunks = scorer.chunks(sc, &pairs, features.len());
+            scorer.blocks.push(Block { features, run, chunks });
+        }
+        // Odd rows are paired with odd rows of other blocks of as many
+        // features (each lane reading its own), rather than each taking a
+        // pair of its own with an idle lane.
+        odd.sort_by_key(|(_, features)| features.len());
+        for group in odd.chunk_by(|a, b| a.1.len() == b.1.len()) {
+            let nf = group[0].1.len();
+            let pairs: Vec<[Option<usize>; 2]> =
+                group.chunks(2).map(|r| [Some(r[0].0), r.get(1).map(|(o, _)| *o)]).collect();
+            let features = |o: Option<usize>| group.iter().find(|(row, _)| Some(*row) == o).map(|(_, f)| f);
+            let mut rest = pairs.as_slice();
+            for chunk in scorer.chunks(sc, &pairs, nf) {
+                let (these, after) = rest.split_at(chunk.pairs as usize);
+                rest = after;
+                let mut gather = Vec::with_capacity(nf * these.len());
+                for j in 0..nf {
+                    for pair in these {
+                        // An empty lane reads lane 0's features, weighted 0.
+                        let lane = |l: usize| features(pair[l]).or(features(pair[0])).map_or(0, |f| f[j]);
+                        gather.push([lane(0), lane(1)]);
+                    }
                 }
+                scorer.cross.push(Cross { chunk, gather });
             }
         }
         scorer.group_needles();
         scorer
+    }
+
+    /// `pairs` (each lane's outcome, if any) of predictors over `nf` features,
+    /// in chunks, numbered from the pairs already placed.
+    fn chunks(&mut self, sc: &Scenario, pairs: &[[Option<usize>; 2]], nf: usize) -> Vec<Chunk> {
+        let predictor = |o: Option<usize>| o.and_then(|o| sc.outcomes[o].predictor.as_ref());
+        let mut chunks = Vec::new();
+        let mut rest = pairs;
+        while !rest.is_empty() {
+            let n = [CHUNK, 2, 1].into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
+            let (chunk, after) = rest.split_at(n);
+            rest = after;
+            let mut weights = Vec::with_capacity(nf * n);
+            for j in 0..nf {
+                for pair in chunk {
+                    weights.push(pair.map(|o| predictor(o).map_or(0.0, |p| p.features[j].weight)));
+                }
+            }
+            let first = self.bias.len() as u32;
+            for pair in chunk {
+                let slot = self.bias.len() as u32 * 2;
+                for (l, o) in pair.iter().enumerate() {
+                    if let Some(o) = o {
+                        self.slots[*o] = Some(slot + l as u32);
+                    }
+                }
+                self.bias.push(pair.map(|o| predictor(o).map_or(0.0, |p| p.bias)));
+            }
+            chunks.push(Chunk { first, pairs: n as u32, weights });
+        }
+        chunks
     }
 
     /// Turns the literal `contains` features of a field that has at least
@@ -282,6 +361,17 @@ impl Scorer {
         self.blocks.is_empty()
     }
 
+    /// How many pairs of predictors a session keeps scores for.
+    pub fn pairs(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// Outcome `i`'s log-odds in a session's `scores` (none without a predictor).
+    #[inline]
+    pub fn logit(&self, scores: &[LogitPair], i: usize) -> Logit {
+        self.slots[i].map_or_else(Logit::default, |slot| scores[slot as usize / 2].get(slot as usize % 2))
+    }
+
     /// Outcome `i`'s quantile cut points, if it has a predictor.
     pub fn cuts(&self, i: usize) -> Option<&[f64]> {
         self.cuts[i].as_deref()
@@ -306,7 +396,7 @@ impl Scorer {
     /// Every predictor's log-odds from the features' values in `scratch`, into
     /// the session's `scores`.
     #[inline]
-    pub fn update(&self, scratch: &mut Scratch, scores: &mut [Logit]) {
+    pub fn update(&self, scratch: &mut Scratch, scores: &mut [LogitPair]) {
         let x = &scratch.x;
         for b in &self.blocks {
             let nf = b.features.len();
@@ -320,21 +410,62 @@ impl Scorer {
                     &scratch.xs
                 }
             };
-            let mut weights = b.weights.as_slice();
-            for &[(first, bias1), (second, bias2)] in &b.pairs {
-                let (w, rest) = weights.split_at(nf);
-                weights = rest;
-                let mut sum = [-0.0; 2];
-                for (w, v) in w.iter().zip(xs) {
-                    sum[0] += w[0] * v;
-                    sum[1] += w[1] * v;
-                }
-                scores[first as usize].update(bias1 + sum[0]);
-                if second != NO_ROW {
-                    scores[second as usize].update(bias2 + sum[1]);
+            for c in &b.chunks {
+                let first = c.first as usize;
+                let (bias, scores) = (&self.bias[first..], &mut scores[first..]);
+                match c.pairs {
+                    4 => advance::<4>(&c.weights, xs, bias, scores),
+                    2 => advance::<2>(&c.weights, xs, bias, scores),
+                    _ => advance::<1>(&c.weights, xs, bias, scores),
                 }
             }
         }
+        for Cross { chunk: c, gather } in &self.cross {
+            scratch.xs2.clear();
+            scratch.xs2.extend(gather.iter().map(|[a, b]| [x[*a as usize], x[*b as usize]]));
+            let first = c.first as usize;
+            let (bias, scores) = (&self.bias[first..], &mut scores[first..]);
+            match c.pairs {
+                4 => advance_cross::<4>(&c.weights, &scratch.xs2, bias, scores),
+                2 => advance_cross::<2>(&c.weights, &scratch.xs2, bias, scores),
+                _ => advance_cross::<1>(&c.weights, &scratch.xs2, bias, scores),
+            }
+        }
+    }
+}
+
+/// `N` pairs' log-odds: each sum from -0.0 in its feature order, then the bias
+/// added, as `bias + Iterator::sum` computes it.
+#[inline(always)]
+fn advance<const N: usize>(weights: &[[f64; 2]], xs: &[f64], bias: &[[f64; 2]], scores: &mut [LogitPair]) {
+    let mut sum = [[-0.0f64; 2]; N];
+    for (w, &v) in weights.chunks_exact(N).zip(xs) {
+        for (sum, w) in sum.iter_mut().zip(w) {
+            sum[0] += w[0] * v;
+            sum[1] += w[1] * v;
+        }
+    }
+    finish(sum, bias, scores);
+}
+
+/// As [`advance`], for pairs whose lanes read features of their own: `xs` holds
+/// each lane's value, ordered as `weights`.
+#[inline(always)]
+fn advance_cross<const N: usize>(weights: &[[f64; 2]], xs: &[[f64; 2]], bias: &[[f64; 2]], scores: &mut [LogitPair]) {
+    let mut sum = [[-0.0f64; 2]; N];
+    for (w, v) in weights.chunks_exact(N).zip(xs.chunks_exact(N)) {
+        for ((sum, w), v) in sum.iter_mut().zip(w).zip(v) {
+            sum[0] += w[0] * v[0];
+            sum[1] += w[1] * v[1];
+        }
+    }
+    finish(sum, bias, scores);
+}
+
+#[inline(always)]
+fn finish<const N: usize>(sum: [[f64; 2]; N], bias: &[[f64; 2]], scores: &mut [LogitPair]) {
+    for ((score, sum), bias) in scores[..N].iter_mut().zip(sum).zip(&bias[..N]) {
+        score.update([bias[0] + sum[0], bias[1] + sum[1]]);
     }
 }
 
@@ -388,10 +519,10 @@ mod tests {
             scorer.features(&ctx, &mut scratch);
             let expected: Vec<f64> = p.features.iter().map(|f| f.node.eval(&ctx).unwrap_or(0.0)).collect();
             assert_eq!(scratch.x, expected);
-            let mut scores = [Logit::default()];
+            let mut scores = vec![LogitPair::default(); scorer.pairs()];
             scorer.update(&mut scratch, &mut scores);
             let z = p.bias + p.features.iter().zip(&expected).map(|(f, v)| f.weight * v).sum::<f64>();
-            assert_eq!(scores[0].now(), Some(z));
+            assert_eq!(scorer.logit(&scores, 0).now(), Some(z));
         }
     }
 
@@ -406,7 +537,8 @@ mod tests {
 
     /// Three predictors over the same four features (one block, an odd pair),
     /// one over two of them in another order (a block whose values are
-    /// gathered), and four `contains` tests of the URL (a needle set).
+    /// gathered), two over one feature each (a pair whose lanes read different
+    /// features), and four `contains` tests of the URL (a needle set).
     #[test]
     fn blocks_and_needle_sets_give_each_predictor_its_own_sum() {
         let features = "{a: session.pageviews, b: 'page.url contains \"/a\"', \
@@ -418,6 +550,7 @@ mod tests {
             ("{b: 'page.url contains \"/a\"', a: session.pageviews}", "{b: 4, a: -0.3}"),
             (features, "{a: 0.3, b: 0.25, c: 0.125, d: -3}"),
             ("{e: 'page.url contains \"/b\"'}", "{e: 1.5}"),
+            ("{a: session.pageviews}", "{a: 0.7}"),
         ]
         .into_iter()
         .enumerate()
@@ -431,34 +564,76 @@ mod tests {
         assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics.list);
         let sc = loaded.scenario.expect("valid");
         let scorer = Scorer::new(&sc);
-        assert_eq!(scorer.blocks.len(), 3);
-        assert_eq!(scorer.blocks[0].pairs.len(), 2);
+        assert_eq!(scorer.blocks.len(), 4);
+        // o0 and o1 share a pair; the odd rows pair up by feature count: o4
+        // and o5 (one feature each, not the same one), then o2 and o3 alone.
+        assert_eq!(scorer.blocks[0].chunks.iter().map(|c| c.pairs).collect::<Vec<_>>(), [1]);
+        assert_eq!(scorer.cross.iter().map(|c| c.chunk.pairs).collect::<Vec<_>>(), [1, 1, 1]);
+        assert_eq!(scorer.cross[0].gather, [[4, 0]]);
+        assert_eq!(scorer.cross[1].gather, [[1, 1], [0, 0]]);
         assert_eq!(scorer.blocks[1].run, None);
         assert_eq!(scorer.sets.len(), 1);
         assert!(scorer.features.iter().all(|f| !matches!(f, Feature::Contains { .. })));
         for ctx in contexts() {
             let mut scratch = Scratch::default();
             scorer.features(&ctx, &mut scratch);
-            let mut scores = vec![Logit::default(); sc.outcomes.len()];
+            let mut scores = vec![LogitPair::default(); scorer.pairs()];
             scorer.update(&mut scratch, &mut scores);
-            for (o, score) in sc.outcomes.iter().zip(&scores) {
+            for (i, o) in sc.outcomes.iter().enumerate() {
                 let p = o.predictor.as_ref().expect("predictor");
                 let z = p.bias + p.features.iter().map(|f| f.weight * f.node.eval(&ctx).unwrap_or(0.0)).sum::<f64>();
+                let score = scorer.logit(&scores, i);
                 assert_eq!(score.now(), Some(z), "{} at {:?}", o.id, ctx.strs.get(&StrField::PageUrl));
+            }
+        }
+    }
+
+    /// Fifteen predictors over the same features: chunks of 4, 2 and 1 pairs
+    /// and an odd one, each predictor with its own exact sum and maximum.
+    #[test]
+    fn chunks_of_every_size_give_each_predictor_its_own_sum() {
+        let mut text = String::from("name: s\noutcomes:\n");
+        for i in 0..15 {
+            text.push_str(&format!(
+                "  - id: o{i}\n    achieved_when: event.name == \"buy\"\n    predictor:\n      \
+                 features: {{a: session.pageviews, d: time_on_page / 1s}}\n      \
+                 weights: {{a: 0.{i}1, d: -{i}.3}}\n      bias: 0.{i}7\n"
+            ));
+        }
+        let loaded = load_str("s.yaml", &text);
+        assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics.list);
+        let sc = loaded.scenario.expect("valid");
+        let scorer = Scorer::new(&sc);
+        assert_eq!(scorer.blocks[0].chunks.iter().map(|c| c.pairs).collect::<Vec<_>>(), [4, 2, 1]);
+        assert_eq!(scorer.cross.len(), 1);
+        let mut scores = vec![LogitPair::default(); scorer.pairs()];
+        let mut max = [f64::NEG_INFINITY; 15];
+        for ctx in contexts() {
+            let mut scratch = Scratch::default();
+            scorer.features(&ctx, &mut scratch);
+            scorer.update(&mut scratch, &mut scores);
+            for (i, o) in sc.outcomes.iter().enumerate() {
+                let p = o.predictor.as_ref().expect("predictor");
+                let z = p.bias + p.features.iter().map(|f| f.weight * f.node.eval(&ctx).unwrap_or(0.0)).sum::<f64>();
+                max[i] = max[i].max(z);
+                let l = scorer.logit(&scores, i);
+                assert_eq!((l.now(), l.max()), (Some(z), Some(max[i])), "o{i}");
             }
         }
     }
 
     #[test]
     fn the_maximum_keeps_the_highest_log_odds_and_a_new_session_resets_it() {
-        let mut l = Logit::default();
-        assert_eq!((l.now(), l.max()), (None, None));
-        l.update(-1.0);
-        l.update(2.0);
-        l.update(0.5);
-        assert_eq!((l.now(), l.max()), (Some(0.5), Some(2.0)));
-        l = Logit::default();
-        l.update(-3.0);
-        assert_eq!((l.now(), l.max()), (Some(-3.0), Some(-3.0)));
+        let mut l = LogitPair::default();
+        assert_eq!((l.get(0).now(), l.get(0).max(), l.get(1).max()), (None, None, None));
+        for z in [[-1.0, 5.0], [2.0, -4.0], [0.5, 1.0]] {
+            l.update(z);
+        }
+        assert_eq!((l.get(0).now(), l.get(0).max()), (Some(0.5), Some(2.0)));
+        assert_eq!((l.get(1).now(), l.get(1).max()), (Some(1.0), Some(5.0)));
+        l = LogitPair::default();
+        l.update([-3.0, 7.0]);
+        assert_eq!((l.get(0).now(), l.get(0).max()), (Some(-3.0), Some(-3.0)));
+        assert_eq!((l.get(1).now(), l.get(1).max()), (Some(7.0), Some(7.0)));
     }
 }

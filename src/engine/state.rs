@@ -81,10 +81,10 @@ pub struct Score {
     pub max_quantile: Option<f64>,
 }
 
-/// What a session keeps of one predictor: its linear score (log-odds) now and
-/// its maximum. The probability and quantiles are increasing functions of it,
-/// so they are computed when read ([`super::rules::Rules::score`]) rather than
-/// at every event, where the `exp` was most of a predictor's cost.
+/// One predictor's linear score (log-odds) now and its maximum in the
+/// session. The probability and quantiles are increasing functions of it, so
+/// they are computed when read ([`super::rules::Rules::score`]) rather than at
+/// every event, where the `exp` was most of a predictor's cost.
 ///
 /// "None yet" is kept as NaN rather than `Option`, so that an update is a store
 /// and a comparison. Log-odds are finite:
@@ -117,12 +117,39 @@ impl Logit {
     pub fn max(&self) -> Option<f64> {
         (!self.max.is_nan()).then_some(self.max)
     }
+}
 
+/// What a session keeps of two predictors that the scorer updates together
+/// ([`super::scorer::Scorer`] decides which): lane by lane, a [`Logit`]. The
+/// lanes' values are side by side so that both are stored and compared at
+/// once (one vector instruction each).
+#[derive(Clone, Copy, Debug)]
+pub struct LogitPair {
+    now: [f64; 2],
+    max: [f64; 2],
+}
+
+impl Default for LogitPair {
+    fn default() -> Self {
+        LogitPair { now: [f64::NAN; 2], max: [f64::NAN; 2] }
+    }
+}
+
+impl LogitPair {
+    /// Lane `lane` (0 or 1).
+    #[inline]
+    pub fn get(&self, lane: usize) -> Logit {
+        Logit { now: self.now[lane], max: self.max[lane] }
+    }
+
+    /// Each lane's log-odds at a new event.
     #[inline(always)]
-    pub fn update(&mut self, z: f64) {
+    pub fn update(&mut self, z: [f64; 2]) {
         self.now = z;
-        if self.max.is_nan() || self.max < z {
-            self.max = z;
+        for (max, z) in self.max.iter_mut().zip(z) {
+            if max.is_nan() || *max < z {
+                *max = z;
+            }
         }
     }
 }
@@ -242,7 +269,8 @@ pub struct Session {
     /// Session-scope segments assigned in this session.
     pub segments: Box<[bool]>,
     pub outcomes: Box<[bool]>,
-    pub scores: Box<[Logit]>,
+    /// The predictors' log-odds, in the scorer's pairs ([`super::scorer::Scorer::logit`]).
+    pub scores: Box<[LogitPair]>,
     pub maps: MapStates,
     /// False only when no map is `Pending`: lets an event skip scanning the
     /// maps (set whenever one becomes pending, cleared by a scan that finds none).
@@ -265,6 +293,8 @@ pub struct Shape {
     pub counts: usize,
     pub segments: usize,
     pub outcomes: usize,
+    /// The scorer's pairs of predictors.
+    pub score_pairs: usize,
     pub maps: usize,
 }
 
@@ -286,7 +316,7 @@ impl Session {
             counts: vec![0; shape.counts].into(),
             segments: vec![false; shape.segments].into(),
             outcomes: vec![false; shape.outcomes].into(),
-            scores: vec![Logit::default(); shape.outcomes].into(),
+            scores: vec![LogitPair::default(); shape.score_pairs].into(),
             maps: MapStates::default(),
             maybe_pending: false,
             open: [None; 3],
@@ -313,7 +343,7 @@ impl Session {
         self.counts.fill(0);
         self.segments.fill(false);
         self.outcomes.fill(false);
-        self.scores.fill(Logit::default());
+        self.scores.fill(LogitPair::default());
         self.maps.clear();
         self.maybe_pending = false;
         self.open = [None; 3];
