@@ -18,6 +18,8 @@
 //! a session keeps only the log-odds and its maximum ([`Logit`]); they are
 //! turned into probabilities when a condition or a report reads them.
 
+use std::ops::Range;
+
 use aho_corasick::AhoCorasick;
 
 use crate::config::Scenario;
@@ -261,7 +263,7 @@ impl Scorer {
                 odd.extend(rows.pop().map(|o| (o, features.clone())));
             }
             let pairs: Vec<[Option<usize>; 2]> = rows.chunks(2).map(|r| [Some(r[0]), r.get(1).copied()]).collect();
-            let chunks = scorer.chunks(sc, &pairs, features.len());
+            let chunks = scorer.chunks(sc, &pairs, features.len()).into_iter().map(|(c, _)| c).collect();
             scorer.blocks.push(Block { features, run, chunks });
         }
         // Odd rows are paired with odd rows of other blocks of as many
@@ -272,16 +274,13 @@ impl Scorer {
             let nf = group[0].1.len();
             let pairs: Vec<[Option<usize>; 2]> =
                 group.chunks(2).map(|r| [Some(r[0].0), r.get(1).map(|(o, _)| *o)]).collect();
-            let features = |o: Option<usize>| group.iter().find(|(row, _)| Some(*row) == o).map(|(_, f)| f);
-            let mut rest = pairs.as_slice();
-            for chunk in scorer.chunks(sc, &pairs, nf) {
-                let (these, after) = rest.split_at(chunk.pairs as usize);
-                rest = after;
-                let mut gather = Vec::with_capacity(nf * these.len());
+            for (chunk, range) in scorer.chunks(sc, &pairs, nf) {
+                let mut gather = Vec::with_capacity(nf * range.len());
                 for j in 0..nf {
-                    for pair in these {
-                        // An empty lane reads lane 0's features, weighted 0.
-                        let lane = |l: usize| features(pair[l]).or(features(pair[0])).map_or(0, |f| f[j]);
+                    for p in range.clone() {
+                        // Pair `p` is rows 2p and 2p + 1 of the group; an empty
+                        // second lane reads the first's features, weighted 0.
+                        let lane = |l: usize| group.get(2 * p + l).unwrap_or(&group[2 * p]).1[j];
                         gather.push([lane(0), lane(1)]);
                     }
                 }
@@ -293,15 +292,17 @@ impl Scorer {
     }
 
     /// `pairs` (each lane's outcome, if any) of predictors over `nf` features,
-    /// in chunks, numbered from the pairs already placed.
-    fn chunks(&mut self, sc: &Scenario, pairs: &[[Option<usize>; 2]], nf: usize) -> Vec<Chunk> {
+    /// in chunks, numbered from the pairs already placed; with each chunk, the
+    /// range of `pairs` it holds.
+    fn chunks(&mut self, sc: &Scenario, pairs: &[[Option<usize>; 2]], nf: usize) -> Vec<(Chunk, Range<usize>)> {
         let predictor = |o: Option<usize>| o.and_then(|o| sc.outcomes[o].predictor.as_ref());
         let mut chunks = Vec::new();
-        let mut rest = pairs;
-        while !rest.is_empty() {
-            let n = [CHUNK, 2, 1].into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
-            let (chunk, after) = rest.split_at(n);
-            rest = after;
+        let mut start = 0;
+        while start < pairs.len() {
+            let n = [CHUNK, 2, 1].into_iter().find(|&n| n <= pairs.len() - start).unwrap_or(1);
+            let range = start..start + n;
+            start += n;
+            let chunk = &pairs[range.clone()];
             let mut weights = Vec::with_capacity(nf * n);
             for j in 0..nf {
                 for pair in chunk {
@@ -318,7 +319,7 @@ impl Scorer {
                 }
                 self.bias.push(pair.map(|o| predictor(o).map_or(0.0, |p| p.bias)));
             }
-            chunks.push(Chunk { first, pairs: n as u32, weights });
+            chunks.push((Chunk { first, pairs: n as u32, weights }, range));
         }
         chunks
     }
