@@ -381,15 +381,18 @@ impl Scorer {
     /// Every feature's value at the current event, into `scratch`.
     #[inline]
     pub fn features<C: Context + ?Sized>(&self, ctx: &C, scratch: &mut Scratch) {
-        scratch.found.clear();
-        scratch.found.extend(self.sets.iter().map(|set| {
-            ctx.str_field(set.field).map(|text| {
+        let Scratch { x, found, .. } = scratch;
+        // Sized at the first event; every later one only overwrites.
+        if x.len() != self.features.len() || found.len() != self.sets.len() {
+            x.resize(self.features.len(), 0.0);
+            found.resize(self.sets.len(), None);
+        }
+        for (found, set) in found.iter_mut().zip(&self.sets) {
+            *found = ctx.str_field(set.field).map(|text| {
                 set.automaton.find_overlapping_iter(text).fold(0u64, |mask, m| mask | 1 << m.pattern().as_u32())
-            })
-        }));
-        let found = &scratch.found;
-        scratch.x.resize(self.features.len(), 0.0);
-        for (x, f) in scratch.x.iter_mut().zip(&self.features) {
+            });
+        }
+        for (x, f) in x.iter_mut().zip(&self.features) {
             *x = f.eval(ctx, found);
         }
     }

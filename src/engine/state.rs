@@ -123,6 +123,10 @@ impl Logit {
 /// ([`super::scorer::Scorer`] decides which): lane by lane, a [`Logit`]. The
 /// lanes' values are side by side so that both are stored and compared at
 /// once (one vector instruction each).
+///
+/// The maximum starts at -inf rather than NaN: log-odds are finite, so the
+/// first one replaces it, and the update is a plain `max` (SSE2 `maxpd`)
+/// with no test for "none yet".
 #[derive(Clone, Copy, Debug)]
 pub struct LogitPair {
     now: [f64; 2],
@@ -131,7 +135,7 @@ pub struct LogitPair {
 
 impl Default for LogitPair {
     fn default() -> Self {
-        LogitPair { now: [f64::NAN; 2], max: [f64::NAN; 2] }
+        LogitPair { now: [f64::NAN; 2], max: [f64::NEG_INFINITY; 2] }
     }
 }
 
@@ -139,7 +143,8 @@ impl LogitPair {
     /// Lane `lane` (0 or 1).
     #[inline]
     pub fn get(&self, lane: usize) -> Logit {
-        Logit { now: self.now[lane], max: self.max[lane] }
+        let max = self.max[lane];
+        Logit { now: self.now[lane], max: if max == f64::NEG_INFINITY { f64::NAN } else { max } }
     }
 
     /// Each lane's log-odds at a new event.
@@ -147,9 +152,7 @@ impl LogitPair {
     pub fn update(&mut self, z: [f64; 2]) {
         self.now = z;
         for (max, z) in self.max.iter_mut().zip(z) {
-            if max.is_nan() || *max < z {
-                *max = z;
-            }
+            *max = if z > *max { z } else { *max };
         }
     }
 }
@@ -382,3 +385,31 @@ impl Session {
 }
 
 const _: () = assert!(CONTEXT_FIELDS.len() <= 32, "context_set is a u32 bit set");
+
+#[cfg(test)]
+mod tests {
+    use super::LogitPair;
+
+    #[test]
+    fn logit_pair_has_no_value_before_the_first_event() {
+        let pair = LogitPair::default();
+        for lane in 0..2 {
+            assert!(pair.get(lane).now.is_nan());
+            assert!(pair.get(lane).max.is_nan(), "the -inf start must read as 'none'");
+        }
+    }
+
+    #[test]
+    fn logit_pair_max_never_decreases_and_lanes_are_independent() {
+        let mut pair = LogitPair::default();
+        pair.update([-3.0, 2.0]);
+        assert_eq!((pair.get(0).max, pair.get(1).max), (-3.0, 2.0));
+        pair.update([1.5, -7.0]);
+        assert_eq!((pair.get(0).now, pair.get(1).now), (1.5, -7.0));
+        assert_eq!((pair.get(0).max, pair.get(1).max), (1.5, 2.0));
+        pair.update([-1.0, -1.0]);
+        assert_eq!((pair.get(0).max, pair.get(1).max), (1.5, 2.0));
+        pair = LogitPair::default();
+        assert!(pair.get(0).max.is_nan(), "a new session starts with no maximum");
+    }
+}
