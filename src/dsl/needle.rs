@@ -143,16 +143,25 @@ mod tests {
 
     #[test]
     fn finds_at_every_offset_and_not_past_the_end() {
-        let needle = Needle::new("/checkout");
-        for len in 0usize..80 {
-            for at in 0..=len.saturating_sub(9) {
-                let mut h = "x".repeat(len);
-                if len >= 9 {
-                    h.replace_range(at..at + 9, "/checkout");
+        // Every verification width, and needles whose rare bytes are far in.
+        for text in ["/c", "/ch", "/che", "/checkout", "/checkout-page-1", "/checkout-page-12", "zq/checkout/q/z"] {
+            let (needle, n) = (Needle::new(text), text.len());
+            for len in 0usize..80 {
+                for at in 0..=len.saturating_sub(n) {
+                    let mut h = "x".repeat(len);
+                    if len >= n {
+                        h.replace_range(at..at + n, text);
+                    }
+                    assert_eq!(needle.is_in(&h), len >= n, "{text:?} in {h:?}");
+                    // The last byte changed: no match anywhere.
+                    if len >= n {
+                        h.replace_range(at + n - 1..at + n, "#");
+                        assert!(!needle.is_in(&h), "{text:?} in {h:?}");
+                    }
                 }
-                assert_eq!(needle.is_in(&h), len >= 9, "{h:?}");
             }
         }
+        let needle = Needle::new("/checkout");
         assert!(!needle.is_in("https://x.example/checkou"));
         assert!(Needle::new("").is_in(""));
         assert!(Needle::new("a").is_in("xxa"));
@@ -163,6 +172,19 @@ mod tests {
         #[test]
         fn agrees_with_str_contains(h in "[ab/é]{0,90}", n in "[ab/é]{0,6}") {
             prop_assert_eq!(Needle::new(&n).is_in(&h), h.contains(&n));
+        }
+
+        // Needles longer than a vector, and near misses of them.
+        #[test]
+        fn agrees_for_long_needles(pre in "[ab]{0,30}", n in "[ab/]{15,24}", post in "[ab]{0,30}", at in 0usize..24) {
+            let with = format!("{pre}{n}{post}");
+            prop_assert!(Needle::new(&n).is_in(&with));
+            // The same text with one byte of the needle changed.
+            let mut near = with.clone().into_bytes();
+            let i = pre.len() + at % n.len();
+            near[i] = if near[i] == b'/' { b'a' } else { b'/' };
+            let near = String::from_utf8(near).expect("ASCII");
+            prop_assert_eq!(Needle::new(&n).is_in(&near), near.contains(&n));
         }
 
         #[test]
