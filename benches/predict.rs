@@ -7,7 +7,9 @@
 use criterion::{Criterion, Throughput};
 
 mod predict_input;
-use predict_input::{Predictors, events, fastest_interleaved, inputs, replay_once, scenario};
+use pesim::engine::scorer::{Scorer, Scratch};
+use pesim::engine::state::LogitPair;
+use predict_input::{Predictors, events, fastest_interleaved, inputs, replay_once, scenario, score_all, scorer_inputs};
 
 const VARIANTS: [(&str, Predictors); 3] =
     [("without", Predictors::None), ("10 predictors", Predictors::Shared), ("10 distinct", Predictors::Distinct)];
@@ -19,6 +21,19 @@ fn bench(c: &mut Criterion) {
         let evs = events(&sc);
         group.throughput(Throughput::Elements(evs.len() as u64));
         group.bench_function(name, |b| b.iter(|| replay_once(&sc, &evs)));
+    }
+    group.finish();
+
+    // The scorer alone on the same pageviews: its own cost, without the
+    // engine's (whose caches and branch history it shares in a replay).
+    let mut group = c.benchmark_group("scorer alone");
+    let inputs = scorer_inputs();
+    for (name, with) in &VARIANTS[1..] {
+        let scorer = Scorer::new(&scenario(*with));
+        let mut scratch = Scratch::default();
+        let mut scores = vec![vec![LogitPair::default(); scorer.pairs()]; 100];
+        group.throughput(Throughput::Elements(inputs.len() as u64));
+        group.bench_function(*name, |b| b.iter(|| score_all(&scorer, &inputs, &mut scratch, &mut scores)));
     }
     group.finish();
 }

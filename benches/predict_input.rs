@@ -6,7 +6,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use pesim::config::{Scenario, load_str};
+use pesim::dsl::context::{Context, CountSlot, DynValue, OutcomeId, ScoreMetric, SegmentId, Sym};
+use pesim::dsl::fields::{BoolField, DurField, NumField, StrField};
 use pesim::engine::Responses;
+use pesim::engine::scorer::{Scorer, Scratch};
+use pesim::engine::state::LogitPair;
 use pesim::events::{Event, EventKind, Page, TrackEvent};
 use pesim::report::Collect;
 use pesim::sim::{Options, Stats, replay};
@@ -103,4 +107,80 @@ pub fn fastest_interleaved(inputs: &[(Scenario, Vec<Event>)], runs: usize) -> Ve
         }
     }
     best
+}
+
+/// What the scorer reads of one of `events`' pageviews, held in plain fields:
+/// for timing the scorer alone, without the engine around it.
+pub struct ScorerInput {
+    visitor: usize,
+    url: &'static str,
+    pageviews: u32,
+    cart: bool,
+}
+
+impl Context for ScorerInput {
+    fn str_field(&self, field: StrField) -> Option<&str> {
+        (field == StrField::PageUrl).then_some(self.url)
+    }
+    fn num_field(&self, field: NumField) -> Option<f64> {
+        match field {
+            NumField::SessionPageviews | NumField::SessionEvents => Some(f64::from(self.pageviews)),
+            _ => None,
+        }
+    }
+    fn dur_field(&self, field: DurField) -> Option<i64> {
+        // A pageview starts its page: no time on it yet, as in the engine.
+        (field == DurField::TimeOnPage).then_some(0)
+    }
+    fn bool_field(&self, _: BoolField) -> Option<bool> {
+        None
+    }
+    fn event_name(&self) -> Sym {
+        Sym::UNKNOWN
+    }
+    fn attribute(&self, _: Sym) -> Option<&DynValue> {
+        None
+    }
+    fn trait_value(&self, _: Sym) -> Option<&DynValue> {
+        None
+    }
+    fn segment(&self, _: SegmentId) -> bool {
+        self.cart
+    }
+    fn outcome_achieved(&self, _: OutcomeId) -> bool {
+        false
+    }
+    fn outcome_score(&self, _: OutcomeId, _: ScoreMetric) -> Option<f64> {
+        None
+    }
+    fn count(&self, _: CountSlot) -> u32 {
+        0
+    }
+}
+
+/// The scorer's view of `events`: the same visitors, URLs, counts and cart
+/// segment (assigned from a visitor's first cart page on), in the same order.
+pub fn scorer_inputs() -> Vec<ScorerInput> {
+    const URLS: [&str; 4] =
+        ["https://x.example/", "https://x.example/p/1", "https://x.example/cart", "https://x.example/checkout"];
+    let mut cart = [false; 100];
+    let mut out = Vec::new();
+    for step in 0..100usize {
+        for (v, cart) in cart.iter_mut().enumerate() {
+            let url = URLS[(v + step) % 4];
+            *cart |= url.ends_with("/cart");
+            out.push(ScorerInput { visitor: v, url, pageviews: step as u32 + 1, cart: *cart });
+        }
+    }
+    out
+}
+
+/// Every event's features and predictor updates, each visitor with its own
+/// scores, as the engine's step 5 does them.
+pub fn score_all(scorer: &Scorer, inputs: &[ScorerInput], scratch: &mut Scratch, scores: &mut [Vec<LogitPair>]) {
+    for input in inputs {
+        scorer.features(input, scratch);
+        scorer.update(scratch, &mut scores[input.visitor]);
+    }
+    black_box(&scores);
 }

@@ -39,6 +39,8 @@ const SET_FROM: usize = 3;
 #[derive(Debug, Default)]
 pub struct Scorer {
     features: Vec<Feature>,
+    /// The same features grouped by form, as they are evaluated.
+    plan: Plan,
     sets: Vec<NeedleSet>,
     blocks: Vec<Block>,
     /// The blocks' odd last predictors, paired.
@@ -170,6 +172,89 @@ fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
+/// The features grouped by form, each group evaluated by a loop of its own.
+/// One loop over all features would dispatch on each one's form: an indirect
+/// jump whose target changes from feature to feature, which the branch
+/// predictor missed about once per feature amid the engine's other work
+/// (callgrind: 4 more indirect misses per event with 4 features; the scorer
+/// took twice as long in the engine as alone).
+#[derive(Debug, Default)]
+struct Plan {
+    nums: Vec<Scaled<NumField>>,
+    durs: Vec<Scaled<DurField>>,
+    counts: Vec<Scaled<CountSlot>>,
+    segments: Vec<(u32, SegmentId)>,
+    /// Literal `contains` tests of a field not in a needle set: the feature
+    /// (an index into `Scorer::features`), which is a `Feature::Contains`.
+    contains: Vec<u32>,
+    /// (feature, set, bit, negated) of tests answered by a needle set.
+    in_set: Vec<(u32, u32, u32, bool)>,
+    /// Every other feature, evaluated by [`Feature::eval`].
+    other: Vec<u32>,
+}
+
+/// A field read, times `mul`, over `div`: `Feature::Read` is 1 and 1, a
+/// product `c` and 1, a quotient 1 and `c`. Multiplying or dividing by 1 is
+/// exact in floating point, so each yields what its expression does.
+#[derive(Debug)]
+struct Scaled<F> {
+    slot: u32,
+    field: F,
+    mul: f64,
+    div: f64,
+}
+
+impl<F> Scaled<F> {
+    /// As `NumNode::eval`: missing, a division by zero or an overflow is 0.
+    /// (A plain read is a count or a duration, always finite.)
+    #[inline(always)]
+    fn apply(&self, x: Option<f64>) -> f64 {
+        match x {
+            Some(x) => {
+                let v = x * self.mul / self.div;
+                if v.is_finite() { v } else { 0.0 }
+            }
+            None => 0.0,
+        }
+    }
+}
+
+impl Plan {
+    fn of(features: &[Feature]) -> Plan {
+        let mut plan = Plan::default();
+        for (k, f) in features.iter().enumerate() {
+            let slot = k as u32;
+            let (source, mul, div) = match *f {
+                Feature::Read(x) => (x, 1.0, 1.0),
+                Feature::Scaled { x, c, divide: false } => (x, c, 1.0),
+                Feature::Scaled { x, c, divide: true } => (x, 1.0, c),
+                Feature::Segment(id) => {
+                    plan.segments.push((slot, id));
+                    continue;
+                }
+                Feature::Contains { .. } => {
+                    plan.contains.push(slot);
+                    continue;
+                }
+                Feature::InSet { set, bit, negated } => {
+                    plan.in_set.push((slot, set, bit, negated));
+                    continue;
+                }
+                Feature::Flag(_) | Feature::Expr(_) => {
+                    plan.other.push(slot);
+                    continue;
+                }
+            };
+            match source {
+                Source::Num(field) => plan.nums.push(Scaled { slot, field, mul, div }),
+                Source::Dur(field) => plan.durs.push(Scaled { slot, field, mul, div }),
+                Source::Count(field) => plan.counts.push(Scaled { slot, field, mul, div }),
+            }
+        }
+        plan
+    }
+}
+
 impl Feature {
     fn compile(node: &NumNode) -> Feature {
         if let Some(x) = Source::of(node) {
@@ -288,6 +373,7 @@ impl Scorer {
             }
         }
         scorer.group_needles();
+        scorer.plan = Plan::of(&scorer.features);
         scorer
     }
 
@@ -392,8 +478,24 @@ impl Scorer {
                 set.automaton.find_overlapping_iter(text).fold(0u64, |mask, m| mask | 1 << m.pattern().as_u32())
             });
         }
-        for (x, f) in x.iter_mut().zip(&self.features) {
-            *x = f.eval(ctx, found);
+        let plan = &self.plan;
+        for s in &plan.nums {
+            x[s.slot as usize] = s.apply(ctx.num_field(s.field));
+        }
+        for s in &plan.durs {
+            x[s.slot as usize] = s.apply(ctx.dur_field(s.field).map(|ms| ms as f64));
+        }
+        for s in &plan.counts {
+            x[s.slot as usize] = s.apply(Some(f64::from(ctx.count(s.field))));
+        }
+        for &(slot, id) in &plan.segments {
+            x[slot as usize] = flag(ctx.segment(id));
+        }
+        for &(slot, set, bit, negated) in &plan.in_set {
+            x[slot as usize] = found[set as usize].map_or(0.0, |mask| flag((mask >> bit & 1 == 1) != negated));
+        }
+        for &k in plan.contains.iter().chain(&plan.other) {
+            x[k as usize] = self.features[k as usize].eval(ctx, found);
         }
     }
 
