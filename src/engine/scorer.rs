@@ -116,9 +116,9 @@ struct NeedleSet {
     automaton: AhoCorasick,
 }
 
-/// A feature expression in the form it is evaluated in. Each form yields
-/// what [`NumNode::eval`] yields for the expression, bit for bit, with a
-/// missing value read as 0.
+/// A feature expression in the form it is recognised as; [`Plan`] evaluates
+/// each form so that it yields what [`NumNode::eval`] yields for the
+/// expression, bit for bit, with a missing value read as 0.
 #[derive(Debug)]
 enum Feature {
     /// A number read as is: `session.pageviews`, `time_on_page`, `count(...)`.
@@ -156,15 +156,6 @@ impl Source {
             _ => None,
         }
     }
-
-    #[inline(always)]
-    fn get<C: Context + ?Sized>(self, ctx: &C) -> Option<f64> {
-        match self {
-            Source::Num(f) => ctx.num_field(f),
-            Source::Dur(f) => ctx.dur_field(f).map(|ms| ms as f64),
-            Source::Count(slot) => Some(f64::from(ctx.count(slot))),
-        }
-    }
 }
 
 #[inline(always)]
@@ -184,13 +175,30 @@ struct Plan {
     durs: Vec<Scaled<DurField>>,
     counts: Vec<Scaled<CountSlot>>,
     segments: Vec<(u32, SegmentId)>,
-    /// Literal `contains` tests of a field not in a needle set: the feature
-    /// (an index into `Scorer::features`), which is a `Feature::Contains`.
-    contains: Vec<u32>,
+    /// Literal `contains` tests of a field not in a needle set.
+    contains: Vec<Contains>,
     /// (feature, set, bit, negated) of tests answered by a needle set.
     in_set: Vec<(u32, u32, u32, bool)>,
-    /// Every other feature, evaluated by [`Feature::eval`].
-    other: Vec<u32>,
+    /// Every other feature: a condition or an expression, as written.
+    other: Vec<(u32, General)>,
+}
+
+/// A feature of no simpler form.
+#[derive(Debug)]
+enum General {
+    /// 1 when the condition holds, else 0.
+    Flag(BoolNode),
+    /// The expression's value, 0 when missing.
+    Expr(NumNode),
+}
+
+/// `field contains needle` (or `not contains`) as feature `slot`.
+#[derive(Debug)]
+struct Contains {
+    slot: u32,
+    field: StrField,
+    needle: Needle,
+    negated: bool,
 }
 
 /// A field read, times `mul`, over `div`: `Feature::Read` is 1 and 1, a
@@ -211,7 +219,9 @@ impl<F> Scaled<F> {
     fn apply(&self, x: Option<f64>) -> f64 {
         match x {
             Some(x) => {
-                let v = x * self.mul / self.div;
+                // The division only where there is one: it is slow, and on
+                // the way to the sums.
+                let v = if self.div == 1.0 { x * self.mul } else { x * self.mul / self.div };
                 if v.is_finite() { v } else { 0.0 }
             }
             None => 0.0,
@@ -232,16 +242,20 @@ impl Plan {
                     plan.segments.push((slot, id));
                     continue;
                 }
-                Feature::Contains { .. } => {
-                    plan.contains.push(slot);
+                Feature::Contains { field, ref needle, negated } => {
+                    plan.contains.push(Contains { slot, field, needle: (**needle).clone(), negated });
                     continue;
                 }
                 Feature::InSet { set, bit, negated } => {
                     plan.in_set.push((slot, set, bit, negated));
                     continue;
                 }
-                Feature::Flag(_) | Feature::Expr(_) => {
-                    plan.other.push(slot);
+                Feature::Flag(ref cond) => {
+                    plan.other.push((slot, General::Flag(cond.clone())));
+                    continue;
+                }
+                Feature::Expr(ref node) => {
+                    plan.other.push((slot, General::Expr(node.clone())));
                     continue;
                 }
             };
@@ -277,30 +291,6 @@ impl Feature {
                 other => Feature::Flag(other.clone()),
             },
             other => Feature::Expr(other.clone()),
-        }
-    }
-
-    #[inline]
-    fn eval<C: Context + ?Sized>(&self, ctx: &C, found: &[Option<u64>]) -> f64 {
-        match self {
-            Feature::Read(x) => x.get(ctx).unwrap_or(0.0),
-            Feature::Scaled { x, c, divide } => match x.get(ctx) {
-                Some(x) => {
-                    let v = if *divide { x / c } else { x * c };
-                    // As `NumNode::eval`: a division by zero or an overflow is missing.
-                    if v.is_finite() { v } else { 0.0 }
-                }
-                None => 0.0,
-            },
-            Feature::Segment(id) => flag(ctx.segment(*id)),
-            Feature::Contains { field, needle, negated } => {
-                ctx.str_field(*field).map_or(0.0, |text| flag(needle.is_in(text) != *negated))
-            }
-            Feature::InSet { set, bit, negated } => {
-                found[*set as usize].map_or(0.0, |mask| flag((mask >> bit & 1 == 1) != *negated))
-            }
-            Feature::Flag(cond) => flag(cond.eval(ctx)),
-            Feature::Expr(node) => node.eval(ctx).unwrap_or(0.0),
         }
     }
 }
@@ -494,8 +484,14 @@ impl Scorer {
         for &(slot, set, bit, negated) in &plan.in_set {
             x[slot as usize] = found[set as usize].map_or(0.0, |mask| flag((mask >> bit & 1 == 1) != negated));
         }
-        for &k in plan.contains.iter().chain(&plan.other) {
-            x[k as usize] = self.features[k as usize].eval(ctx, found);
+        for c in &plan.contains {
+            x[c.slot as usize] = ctx.str_field(c.field).map_or(0.0, |text| flag(c.needle.is_in(text) != c.negated));
+        }
+        for (slot, general) in &plan.other {
+            x[*slot as usize] = match general {
+                General::Flag(cond) => flag(cond.eval(ctx)),
+                General::Expr(node) => node.eval(ctx).unwrap_or(0.0),
+            };
         }
     }
 
@@ -583,9 +579,15 @@ mod tests {
     use crate::dsl::tests::TestCtx;
 
     /// A context with a pageview count, and a time on page and URL if given.
+    /// The pageviews also count as `count(page_viewed)`, and from 4 on the
+    /// visitor is in segment `seg`.
     fn at(pageviews: f64, on_page_ms: Option<i64>, url: Option<&str>) -> TestCtx {
         let mut ctx = TestCtx::default();
         ctx.nums.insert(NumField::SessionPageviews, pageviews);
+        ctx.counts.insert(CountSlot(0), pageviews as u32);
+        if pageviews > 3.0 {
+            ctx.segments.push(SegmentId(0));
+        }
         if let Some(ms) = on_page_ms {
             ctx.durs.insert(DurField::TimeOnPage, ms);
         }
@@ -597,12 +599,14 @@ mod tests {
 
     const FEATURES: &str = "{a: session.pageviews, b: 'session.pageviews * 3', c: '2 * session.pageviews', \
         d: time_on_page / 1s, e: time_on_page / 0s, f: 'page.url contains \"/checkout\"', \
-        g: 'session.pageviews + time_on_page / 2s', h: 10s / time_on_page}";
+        g: 'session.pageviews + time_on_page / 2s', h: 10s / time_on_page, \
+        i: 'session.pageviews > 2 and page.url contains \"/c\"', j: count(page_viewed) / 4, k: 'segment(\"seg\")'}";
 
     fn scenario() -> Scenario {
         let text = format!(
-            "name: s\noutcomes:\n  - id: o\n    achieved_when: event.name == \"buy\"\n    predictor:\n      \
-             features: {FEATURES}\n      weights: {{a: 0.5, b: -0.25, c: 1, d: 0.125, e: 1, f: 2, g: 0.5, h: 3}}\n      bias: -1\n"
+            "name: s\nsegments:\n  - {{id: seg, when: session.pageviews > 3}}\noutcomes:\n  - id: o\n    \
+             achieved_when: event.name == \"buy\"\n    predictor:\n      features: {FEATURES}\n      \
+             weights: {{a: 0.5, b: -0.25, c: 1, d: 0.125, e: 1, f: 2, g: 0.5, h: 3, i: -2, j: 0.75, k: 1.5}}\n      bias: -1\n"
         );
         let loaded = load_str("s.yaml", &text);
         assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics.list);
@@ -619,6 +623,9 @@ mod tests {
         assert!(matches!(scorer.features[3], Feature::Scaled { divide: true, .. }));
         assert!(matches!(scorer.features[5], Feature::Contains { .. }));
         assert!(matches!(scorer.features[6], Feature::Expr(_)));
+        assert!(matches!(scorer.features[8], Feature::Flag(_)));
+        assert!(matches!(scorer.features[9], Feature::Scaled { x: Source::Count(_), divide: true, .. }));
+        assert!(matches!(scorer.features[10], Feature::Segment(_)));
         assert_eq!(scorer.blocks[0].run, Some(0));
         for ctx in contexts() {
             let mut scratch = Scratch::default();
