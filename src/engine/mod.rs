@@ -147,6 +147,8 @@ pub struct Engine<'s> {
     spare: Vec<Box<Session>>,
     /// What scoring an event reuses from the last.
     scoring: scorer::Scratch,
+    /// The recorded features' values at an event (`record_features`), reused.
+    recorded: Vec<f64>,
 }
 
 impl<'s> Engine<'s> {
@@ -170,6 +172,7 @@ impl<'s> Engine<'s> {
             scratch: Vec::new(),
             spare: Vec::new(),
             scoring: scorer::Scratch::default(),
+            recorded: Vec::new(),
         }
     }
 
@@ -450,8 +453,9 @@ impl<'s> Engine<'s> {
             && let Some(p) = &sc.outcomes[o.0 as usize].predictor
         {
             let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
-            let values: Vec<f64> = p.features.iter().map(|f| f.node.eval(&ctx).unwrap_or(0.0)).collect();
-            sink.features(&customer, s.number, &values);
+            self.recorded.clear();
+            self.recorded.extend(p.features.iter().map(|f| f.node.eval(&ctx).unwrap_or(0.0)));
+            sink.features(&customer, s.number, &self.recorded);
         }
         // 6. Qualification (every map when tracing, so `explain` shows them all).
         let mut trace_triggers = Vec::new();
