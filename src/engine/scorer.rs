@@ -64,8 +64,6 @@ pub struct Scratch {
     found: Vec<Option<u64>>,
     /// A block's feature values, gathered.
     xs: Vec<f64>,
-    /// A chunk's pairs' feature values, gathered.
-    xs2: Vec<[f64; 2]>,
 }
 
 /// Predictors over the same features in the same order.
@@ -523,14 +521,12 @@ impl Scorer {
             }
         }
         for Cross { chunk: c, gather } in &self.cross {
-            scratch.xs2.clear();
-            scratch.xs2.extend(gather.iter().map(|[a, b]| [x[*a as usize], x[*b as usize]]));
             let first = c.first as usize;
             let (bias, scores) = (&self.bias[first..], &mut scores[first..]);
             match c.pairs {
-                4 => advance_cross::<4>(&c.weights, &scratch.xs2, bias, scores),
-                2 => advance_cross::<2>(&c.weights, &scratch.xs2, bias, scores),
-                _ => advance_cross::<1>(&c.weights, &scratch.xs2, bias, scores),
+                4 => advance_cross::<4>(&c.weights, x, gather, bias, scores),
+                2 => advance_cross::<2>(&c.weights, x, gather, bias, scores),
+                _ => advance_cross::<1>(&c.weights, x, gather, bias, scores),
             }
         }
     }
@@ -550,15 +546,21 @@ fn advance<const N: usize>(weights: &[[f64; 2]], xs: &[f64], bias: &[[f64; 2]], 
     finish(sum, bias, scores);
 }
 
-/// As [`advance`], for pairs whose lanes read features of their own: `xs` holds
-/// each lane's value, ordered as `weights`.
+/// As [`advance`], for pairs whose lanes read features of their own: lane
+/// `l` of a pair reads feature `gather[..][l]` of `x`, ordered as `weights`.
 #[inline(always)]
-fn advance_cross<const N: usize>(weights: &[[f64; 2]], xs: &[[f64; 2]], bias: &[[f64; 2]], scores: &mut [LogitPair]) {
+fn advance_cross<const N: usize>(
+    weights: &[[f64; 2]],
+    x: &[f64],
+    gather: &[[u32; 2]],
+    bias: &[[f64; 2]],
+    scores: &mut [LogitPair],
+) {
     let mut sum = [[-0.0f64; 2]; N];
-    for (w, v) in weights.chunks_exact(N).zip(xs.chunks_exact(N)) {
-        for ((sum, w), v) in sum.iter_mut().zip(w).zip(v) {
-            sum[0] += w[0] * v[0];
-            sum[1] += w[1] * v[1];
+    for (w, g) in weights.chunks_exact(N).zip(gather.chunks_exact(N)) {
+        for ((sum, w), [a, b]) in sum.iter_mut().zip(w).zip(g) {
+            sum[0] += w[0] * x[*a as usize];
+            sum[1] += w[1] * x[*b as usize];
         }
     }
     finish(sum, bias, scores);
