@@ -59,6 +59,27 @@ pub struct Compiler {
     count_index: FxHashMap<String, CountSlot>,
 }
 
+/// Where in the condition text a bad `matches` pattern goes wrong: the part
+/// the regex parser points at, when the literal at `literal` (its quotes
+/// included) is the pattern as written, with no escapes (every escape is
+/// longer than what it stands for, so equal lengths mean none); else the
+/// whole literal.
+fn regex_error_span(pattern: &str, literal: Span) -> Span {
+    let unescaped = literal.end.checked_sub(literal.start) == Some(pattern.len() + 2);
+    let bad = match regex_syntax::ast::parse::Parser::new().parse(pattern) {
+        Err(e) => Some(*e.span()),
+        Ok(ast) => regex_syntax::hir::translate::Translator::new().translate(pattern, &ast).err().map(|e| *e.span()),
+    };
+    match bad {
+        Some(bad) if unescaped && bad.end.offset <= pattern.len() => {
+            let start = literal.start + 1 + bad.start.offset;
+            // An empty span (an unclosed group, at the end) still gets a caret.
+            Span { start, end: (literal.start + 1 + bad.end.offset).max(start + 1).min(literal.end) }
+        }
+        _ => literal,
+    }
+}
+
 /// A typed intermediate value.
 enum Val {
     Bool(BoolNode),
@@ -477,7 +498,7 @@ impl Ctx<'_> {
                     let last = detail.lines().last().unwrap_or("").trim().to_string();
                     self.errors.push(DslError::new(
                         DslErrorKind::Regex,
-                        rhs.span,
+                        regex_error_span(pattern, rhs.span),
                         format!("invalid regular expression: {}", last.trim_start_matches("error: ")),
                     ));
                     None
