@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::config::model::Millis;
 use crate::config::{self, Loaded};
 use crate::diag::render;
 
@@ -78,6 +79,8 @@ pub struct ReplayArgs {
     /// core) reads and parses the events on a second thread and writes decisions.jsonl
     /// on a third, while the rules run on this one. Outputs are the same.
     pub threads: Option<usize>,
+    /// `--max-gap`: the largest step forward between events (`None`: no limit).
+    pub max_gap: Option<Millis>,
 }
 
 /// Threads a command may use: `--threads N`, or every core when absent or 0.
@@ -123,11 +126,15 @@ pub fn render_line_error(path: &Path, line_no: u64, text: &str, error: &crate::e
     let caret_pad = " ".repeat(col_chars - skip + prefix.len());
     let carets = "^".repeat(len_chars.min(WIDTH.saturating_sub(col_chars - skip)).max(1));
     let pad = " ".repeat(line_no.to_string().len());
-    format!(
+    let mut text = format!(
         "error: {error}\n{pad}--> {}:{line_no}:{}\n{pad} |\n{line_no} | {prefix}{shown}{suffix}\n{pad} | {caret_pad}{carets}\n",
         path.display(),
         col_chars + 1,
-    )
+    );
+    if let Some(note) = error.note() {
+        text.push_str(&format!("  note: {note}\n"));
+    }
+    text
 }
 
 /// `pesim replay`: recorded events through the scenario's rules.
@@ -164,7 +171,7 @@ pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> st
             ..Options::default()
         };
         let mut sample = crate::report::html::JourneySample::new(&sc);
-        let result = replay_lines(&sc, input, threads, &mut |events| {
+        let result = replay_lines(&sc, input, threads, args.max_gap, &mut |events| {
             let mut iter = std::iter::from_fn(|| events.next_item());
             crate::sim::replay(&sc, &mut iter, &opts, &mut crate::report::html::Tee(&mut files, &mut sample))
         });
@@ -188,6 +195,7 @@ fn replay_lines(
     sc: &config::Scenario,
     input: Box<dyn std::io::BufRead + Send>,
     threads: usize,
+    max_gap: Option<Millis>,
     run: &mut dyn FnMut(&mut dyn crate::prefetch::Lines) -> Result<crate::sim::Stats, crate::sim::StopError>,
 ) -> Result<crate::sim::Stats, (crate::sim::StopError, String)> {
     use crate::prefetch::Lines;
@@ -199,9 +207,9 @@ fn replay_lines(
         Err(stop) => Err((stop, events.line_text().to_string())),
     };
     if threads > 1 {
-        crate::prefetch::with_prefetch(sc, input, |events| finish(run(events), events))
+        crate::prefetch::with_prefetch(sc, input, max_gap, |events| finish(run(events), events))
     } else {
-        let mut events = crate::events::EventReader::new(sc, input);
+        let mut events = crate::events::EventReader::new(sc, input).max_gap(max_gap);
         let result = run(&mut events);
         finish(result, &events)
     }
@@ -216,6 +224,7 @@ pub fn explain(
     events: &Path,
     visitor: &str,
     html: Option<&Path>,
+    max_gap: Option<Millis>,
 ) -> std::io::Result<i32> {
     let Some(sc) = load_valid(err, file)? else { return Ok(exit::FAILED) };
     let input = match open_events(events) {
@@ -228,7 +237,7 @@ pub fn explain(
     let opts = crate::sim::Options { trace: Some(visitor.to_string()), ..Default::default() };
     let mut ex = crate::report::explain::Explainer::new(&sc, visitor, out);
     let mut sample = crate::report::html::JourneySample::with_sizes(&sc, 0, 0).with_customer(visitor);
-    let result = replay_lines(&sc, input, thread_count(None), &mut |events| {
+    let result = replay_lines(&sc, input, thread_count(None), max_gap, &mut |events| {
         let mut iter = std::iter::from_fn(|| events.next_item());
         crate::sim::replay(&sc, &mut iter, &opts, &mut crate::report::html::Tee(&mut ex, &mut sample))
     });
@@ -565,6 +574,22 @@ pub struct SweepArgs {
     pub quiet: bool,
 }
 
+/// `--max-gap`'s value: a limit, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxGap(pub Option<Millis>);
+
+/// Parses `--max-gap`: a duration such as `7d` or `36h`, or `none`.
+pub fn parse_max_gap(text: &str) -> Result<MaxGap, String> {
+    if text == "none" {
+        return Ok(MaxGap(None));
+    }
+    match crate::dsl::parse_duration_ms(text) {
+        Some(ms) if ms > 0 => Ok(MaxGap(Some(Millis(ms)))),
+        Some(_) => Err("the gap must be longer than 0 (or `none` for no limit)".into()),
+        None => Err(format!("`{text}` is not a duration: write e.g. `7d`, `36h`, `1h30m`, or `none`")),
+    }
+}
+
 /// Parses `I/N` for `--shard`.
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let (i, n) = text.split_once('/').ok_or("write the shard as I/N, e.g. 0/4")?;
@@ -652,6 +677,8 @@ pub struct TrainArgs {
     pub seed: Option<u64>,
     pub lambda: f64,
     pub write: bool,
+    /// `--max-gap`, for `--events`.
+    pub max_gap: Option<Millis>,
 }
 
 /// `pesim train`: fits the outcome's predictor on simulated (or recorded) sessions.
@@ -729,7 +756,7 @@ pub fn train(out: &mut dyn Write, err: &mut dyn Write, args: &TrainArgs) -> std:
                     return Ok(exit::FAILED);
                 }
             };
-            let mut reader = crate::events::EventReader::new(&sc, input);
+            let mut reader = crate::events::EventReader::new(&sc, input).max_gap(args.max_gap);
             let result = {
                 let mut iter = std::iter::from_fn(|| reader.next_event());
                 crate::sim::replay(&sc, &mut iter, &opts, &mut collector)

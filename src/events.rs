@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 pub use crate::clock::SimTime;
 use crate::config::Scenario;
-use crate::config::model::{ActionMapId, ResponseState};
+use crate::config::model::{ActionMapId, Millis, ResponseState};
 use crate::dsl::fields::StrField;
 use crate::dsl::{DynValue, Interner, Sym};
 
@@ -365,6 +365,16 @@ pub enum LineError {
     BackInTime { at: String, previous: String },
     #[error("the event at {at} is before the scenario's start {start}")]
     BeforeStart { at: String, start: String },
+    /// Most likely a wrong date: the clock would publish availability at every
+    /// pacing interval of the gap (a year is 6.3 million intervals per workgroup).
+    #[error(
+        "jumps ahead: {} is {} after {} {}, more than --max-gap ({limit})",
+        .at.rfc3339(),
+        Millis(.at.0 - .since.0),
+        if *.from_start { "the scenario's start" } else { "the previous event at" },
+        .since.rfc3339()
+    )]
+    TooFarAhead { at: SimTime, since: SimTime, from_start: bool, limit: Millis },
     #[error("`actionEvent` names unknown action map {0:?}")]
     UnknownActionMap(String),
     #[error("`actionEvent` state {0:?} must be accepted, rejected or ignored")]
@@ -397,6 +407,7 @@ impl LineError {
             LineError::BadTime(_)
             | LineError::BackInTime { .. }
             | LineError::BeforeStart { .. }
+            | LineError::TooFarAhead { .. }
             | LineError::Empty("createdDate") => key("createdDate", None),
             LineError::Empty("customerCookieId") | LineError::Missing("customerCookieId") => {
                 key("customerCookieId", None)
@@ -414,6 +425,17 @@ impl LineError {
             _ => None,
         };
         found.unwrap_or((0, 1))
+    }
+
+    /// What to do about it, when the message alone does not say.
+    pub fn note(&self) -> Option<&'static str> {
+        match self {
+            LineError::TooFarAhead { .. } => Some(
+                "pesim would simulate every pacing interval of the gap; if the date is right, \
+                 pass a longer --max-gap (or `--max-gap none`)",
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -669,6 +691,13 @@ pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mu
     Ok(Event { time, customer, kind: EventKind::Track(Box::new(ev)), line: line_no })
 }
 
+/// The largest step forward in time a stream may take, from one event to the
+/// next (or from the scenario's `start` to the first), unless `--max-gap` says
+/// otherwise. A longer one is far more often a wrong year than a quiet week,
+/// and replaying it is not harmless: availability is published at every pacing
+/// interval in between, which for a year is gigabytes of availability.jsonl.
+pub const DEFAULT_MAX_GAP: Millis = Millis(7 * 86_400_000);
+
 /// Reads events from a stream, line by line, checking time order.
 pub struct EventReader<'s, R> {
     scenario: &'s Scenario,
@@ -678,6 +707,7 @@ pub struct EventReader<'s, R> {
     line_no: u64,
     last: Option<SimTime>,
     start: Option<SimTime>,
+    max_gap: Option<Millis>,
     texts: Texts,
 }
 
@@ -692,8 +722,15 @@ impl<'s, R: BufRead> EventReader<'s, R> {
             line_no: 0,
             last: None,
             start,
+            max_gap: Some(DEFAULT_MAX_GAP),
             texts: Texts::default(),
         }
+    }
+
+    /// Sets the largest step forward between events (`None`: no limit).
+    pub fn max_gap(mut self, gap: Option<Millis>) -> Self {
+        self.max_gap = gap;
+        self
     }
 
     /// The next line as an event, `Some(Err)` for an invalid line (the reader
@@ -737,6 +774,15 @@ impl<'s, R: BufRead> EventReader<'s, R> {
                     && ev.time < prev
                 {
                     return Err(LineError::BackInTime { at: ev.time.rfc3339(), previous: prev.rfc3339() });
+                }
+                let since = match self.last {
+                    Some(prev) => Some((prev, false)),
+                    None => self.start.map(|s| (s, true)),
+                };
+                if let (Some(limit), Some((since, from_start))) = (self.max_gap, since)
+                    && ev.time.0 - since.0 > limit.0
+                {
+                    return Err(LineError::TooFarAhead { at: ev.time, since, from_start, limit });
                 }
                 self.last = Some(ev.time);
                 Ok(ev)
@@ -859,5 +905,72 @@ mod tests {
         assert!(attribute_value(&serde_json::json!({"dataType": "number", "value": "abc"})).is_err());
         assert!(attribute_value(&serde_json::json!({"dataType": "integer", "value": 1.5})).is_err());
         assert!(attribute_value(&serde_json::json!([1])).is_err());
+    }
+
+    /// Reads `lines` (each `(createdDate, customer)`) with `max_gap`: each line's
+    /// outcome, `Ok` or the error's message.
+    fn read_times(start: Option<&str>, max_gap: Option<Millis>, lines: &[&str]) -> Vec<Result<(), String>> {
+        let yaml = match start {
+            Some(s) => format!("name: gaps\nstart: {s}\n"),
+            None => "name: gaps\n".to_string(),
+        };
+        let loaded = crate::config::load_str("gaps.yaml", &yaml);
+        let sc = loaded.scenario.expect("a valid scenario");
+        let text: String = lines
+            .iter()
+            .map(|t| format!("{{\"createdDate\":\"{t}\",\"customerCookieId\":\"c\",\"eventName\":\"x\"}}\n"))
+            .collect();
+        let mut reader = EventReader::new(&sc, text.as_bytes()).max_gap(max_gap);
+        std::iter::from_fn(|| reader.next_event()).map(|(_, r)| r.map(|_| ()).map_err(|e| e.to_string())).collect()
+    }
+
+    #[test]
+    fn a_step_forward_over_the_max_gap_is_rejected_and_the_next_line_measured_from_the_last_good_one() {
+        let day = Some(Millis(86_400_000));
+        let got = read_times(
+            None,
+            day,
+            &[
+                "2026-03-02T10:00:00Z",
+                "2026-03-03T10:00:00Z",     // exactly one day: accepted
+                "2027-03-03T10:00:00Z",     // a year on: rejected
+                "2026-03-04T10:00:00.001Z", // one day and 1 ms after the last accepted: rejected
+                "2026-03-04T09:00:00Z",
+            ],
+        );
+        assert_eq!(got[0], Ok(()));
+        assert_eq!(got[1], Ok(()));
+        assert_eq!(
+            got[2],
+            Err("jumps ahead: 2027-03-03T10:00:00.000Z is 365d after the previous event at \
+                 2026-03-03T10:00:00.000Z, more than --max-gap (1d)"
+                .into())
+        );
+        assert_eq!(
+            got[3],
+            Err("jumps ahead: 2026-03-04T10:00:00.001Z is 1d1ms after the previous event at \
+                 2026-03-03T10:00:00.000Z, more than --max-gap (1d)"
+                .into())
+        );
+        assert_eq!(got[4], Ok(()));
+    }
+
+    #[test]
+    fn the_first_event_is_measured_from_the_scenario_start() {
+        let got = read_times(Some("2026-03-02T10:00:00Z"), Some(DEFAULT_MAX_GAP), &["2026-03-09T10:00:00.001Z"]);
+        assert_eq!(
+            got,
+            [Err("jumps ahead: 2026-03-09T10:00:00.001Z is 7d1ms after the scenario's start \
+                  2026-03-02T10:00:00.000Z, more than --max-gap (7d)"
+                .into())]
+        );
+        // Without a start, the clock starts at the first event: any first date is fine.
+        assert_eq!(read_times(None, Some(DEFAULT_MAX_GAP), &["2099-01-01T00:00:00Z"]), [Ok(())]);
+    }
+
+    #[test]
+    fn no_max_gap_accepts_any_step_forward() {
+        let got = read_times(Some("2026-03-02T10:00:00Z"), None, &["2030-01-01T00:00:00Z", "2090-01-01T00:00:00Z"]);
+        assert_eq!(got, [Ok(()), Ok(())]);
     }
 }

@@ -21,6 +21,7 @@ use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::config::Scenario;
+use crate::config::model::Millis;
 use crate::events::{Event, EventReader, LineError};
 
 /// Lines per batch sent from the reader thread.
@@ -141,8 +142,8 @@ impl Iterator for Prefetched {
 }
 
 /// The reader thread: batches of items until the input ends or the consumer is gone.
-fn produce<R: BufRead>(sc: &Scenario, input: R, tx: SyncSender<Batch>) {
-    let mut reader = EventReader::new(sc, input);
+fn produce<R: BufRead>(sc: &Scenario, input: R, max_gap: Option<Millis>, tx: SyncSender<Batch>) {
+    let mut reader = EventReader::new(sc, input).max_gap(max_gap);
     let mut text_capacity = 0;
     loop {
         let mut batch = Batch {
@@ -171,11 +172,16 @@ fn produce<R: BufRead>(sc: &Scenario, input: R, tx: SyncSender<Batch>) {
 /// Runs `consume` on the events of `input`, read and parsed by a second thread.
 ///
 /// `consume` sees the same items, line texts and line counts as it would with
-/// `EventReader::new(sc, input)`. When it returns, the reader thread is told to
+/// `EventReader::new(sc, input).max_gap(max_gap)`. When it returns, the reader thread is told to
 /// stop (if it has not reached the end) and joined; a panic on it is raised here.
 /// If the system will not start a thread, the events are read on this one, as
 /// with `--threads 1`: the outputs are the same either way.
-pub fn with_prefetch<R, T>(sc: &Scenario, input: R, consume: impl FnOnce(&mut dyn Lines) -> T) -> T
+pub fn with_prefetch<R, T>(
+    sc: &Scenario,
+    input: R,
+    max_gap: Option<Millis>,
+    consume: impl FnOnce(&mut dyn Lines) -> T,
+) -> T
 where
     R: BufRead + Send,
 {
@@ -186,12 +192,12 @@ where
         let (tx, rx) = sync_channel(DEPTH);
         let spawned = std::thread::Builder::new().name("pesim-reader".into()).spawn_scoped(scope, move || {
             if let Some(input) = take() {
-                produce(sc, input, tx);
+                produce(sc, input, max_gap, tx);
             }
         });
         let Ok(reader) = spawned else {
             let input = take().expect("a thread that did not start took nothing");
-            return consume(&mut EventReader::new(sc, input));
+            return consume(&mut EventReader::new(sc, input).max_gap(max_gap));
         };
         let mut events = Prefetched::new(rx);
         let result = consume(&mut events);
@@ -207,6 +213,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::DEFAULT_MAX_GAP;
 
     fn scenario() -> Scenario {
         let loaded = crate::config::load_str("t.yaml", "name: t\n");
@@ -246,7 +253,7 @@ mod tests {
         }
         text.extend_from_slice(b"   \n\n");
         let direct = observe(&mut EventReader::new(&sc, &text[..]));
-        let prefetched = with_prefetch(&sc, &text[..], |p| observe(p));
+        let prefetched = with_prefetch(&sc, &text[..], Some(DEFAULT_MAX_GAP), |p| observe(p));
         assert_eq!(direct, prefetched);
         assert!(direct.len() > 2 * BATCH);
     }
@@ -256,13 +263,13 @@ mod tests {
         let sc = scenario();
         let line = r#"{"createdDate":"2026-01-05T12:00:00Z","customerCookieId":"c","eventName":"x"}"#;
         let text = format!("{line}\n").repeat(BATCH * (DEPTH + 4));
-        let first = with_prefetch(&sc, text.as_bytes(), |p| p.next_item().map(|(line, _)| line));
+        let first = with_prefetch(&sc, text.as_bytes(), Some(DEFAULT_MAX_GAP), |p| p.next_item().map(|(line, _)| line));
         assert_eq!(first, Some(1));
     }
 
     #[test]
     fn empty_input() {
         let sc = scenario();
-        assert_eq!(with_prefetch(&sc, &b""[..], |p| observe(p)), ["end \"\" 0"]);
+        assert_eq!(with_prefetch(&sc, &b""[..], Some(DEFAULT_MAX_GAP), |p| observe(p)), ["end \"\" 0"]);
     }
 }

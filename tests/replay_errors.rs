@@ -84,6 +84,8 @@ const BAD_LINE: &[(&str, u64)] = &[
     ("pageview_page_null", 2),
     ("pageview_page_without_url", 4),
     ("pageview_without_page", 2),
+    ("week_after_scenario_start", 1),
+    ("year_typo_far_ahead", 3),
 ];
 
 /// A fresh output folder, unique to this process and call.
@@ -224,4 +226,72 @@ fn count_lines_matches_read_line() {
     assert_eq!(count_lines(b"a\n\n"), (2, 1));
     assert_eq!(count_lines(b"a\r\n\r\nb\r\n"), (3, 1));
     assert_eq!(count_lines(b" \t\nb"), (2, 1));
+}
+
+/// `--max-gap` sets how far one event may follow the one before it: a 2-hour quiet
+/// spell passes by default and with `none`, stops `replay` and `explain` under `1h`,
+/// and a value that is not a positive duration is a usage error (exit 2).
+#[test]
+fn max_gap_flag() {
+    let dir = out_dir("max_gap", "input");
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("quiet_spell.jsonl");
+    let line = |t: &str, c: &str| {
+        format!(
+            "{{\"createdDate\":\"{t}\",\"customerCookieId\":\"{c}\",\"eventName\":\"page_viewed\",\
+             \"page\":{{\"url\":\"https://shop.example/\"}}}}\n"
+        )
+    };
+    let text = [
+        line("2026-11-27T08:00:01.000Z", "c-1"),
+        line("2026-11-27T08:00:09.000Z", "c-2"),
+        line("2026-11-27T10:00:09.000Z", "c-3"),
+    ]
+    .concat();
+    std::fs::write(&events, text).unwrap();
+    let events = events.to_str().unwrap();
+
+    for ok in [&[][..], &["--max-gap", "none"][..], &["--max-gap", "2h"][..]] {
+        let out = replay(events, &dir.join("out"), &[&["--quiet"][..], ok].concat());
+        assert_eq!(out.status.code(), Some(0), "{ok:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    let out = replay(events, &dir.join("out"), &["--max-gap", "1h59m59s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: jumps ahead: 2026-11-27T10:00:09.000Z is 2h after the previous event at \
+             2026-11-27T08:00:09.000Z, more than --max-gap (1h59m59s)\n"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!(" --> {events}:3:16\n")), "{stderr}");
+    assert!(stderr.contains("note: pesim would simulate every pacing interval of the gap"), "{stderr}");
+
+    let explain = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pesim"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["explain", "scenarios/shop.yaml", "--events", events, "--visitor", "c-1"])
+            .args(extra)
+            .output()
+            .expect("pesim runs")
+    };
+    assert_eq!(explain(&[]).status.code(), Some(0));
+    let out = explain(&["--max-gap", "1h"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("more than --max-gap (1h)"), "{stderr}");
+
+    for (bad, says) in [
+        ("banana", "`banana` is not a duration: write e.g. `7d`, `36h`, `1h30m`, or `none`"),
+        ("0s", "the gap must be longer than 0 (or `none` for no limit)"),
+        ("-1d", "`-1d` is not a duration"),
+    ] {
+        let out = replay(events, &dir.join("out"), &[&format!("--max-gap={bad}")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains(&format!("invalid value '{bad}' for '--max-gap <DURATION>': {says}")), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
