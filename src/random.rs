@@ -52,17 +52,33 @@ fn stream_seed(seed: u64, purpose: &str, key: &str, index: u64) -> u64 {
 #[derive(Debug)]
 pub struct LazyStream {
     seed: u64,
+    /// Whether `rng` is this stream's (started by a draw since the last `renew`).
+    started: bool,
+    /// A ChaCha state, kept through `renew` so that a reused session allocates none.
     rng: Option<Box<Rng>>,
 }
 
 impl LazyStream {
     pub fn new(seed: u64, purpose: &str, key: &str, index: u64) -> Self {
-        LazyStream { seed: stream_seed(seed, purpose, key, index), rng: None }
+        LazyStream { seed: stream_seed(seed, purpose, key, index), started: false, rng: None }
     }
 
     pub fn get(&mut self) -> &mut Rng {
         let seed = self.seed;
-        self.rng.get_or_insert_with(|| Box::new(Rng::seed_from_u64(seed)))
+        if !self.started {
+            self.started = true;
+            match &mut self.rng {
+                Some(rng) => **rng = Rng::seed_from_u64(seed),
+                None => self.rng = Some(Box::new(Rng::seed_from_u64(seed))),
+            }
+        }
+        self.rng.as_mut().expect("started above")
+    }
+
+    /// Becomes `next` (not yet drawn from), keeping this stream's ChaCha state's memory.
+    pub fn renew(&mut self, next: LazyStream) {
+        self.seed = next.seed;
+        self.started = false;
     }
 }
 
@@ -131,6 +147,19 @@ mod tests {
         let c: Vec<u64> = (0..3).map(|_| 0).scan(stream(7, "p", "v2", 0), |r, _| Some(r.random())).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_lazy_stream_draws_as_its_stream_and_a_renewed_one_as_a_new_one() {
+        let draws = |s: &mut LazyStream| -> Vec<u64> { (0..3).map(|_| s.get().random()).collect() };
+        let direct = |key| -> Vec<u64> { (0..3).scan(stream(7, "p", key, 2), |r, _| Some(r.random())).collect() };
+        let mut lazy = LazyStream::new(7, "p", "v1", 2);
+        assert_eq!(draws(&mut lazy), direct("v1"));
+        // Renewed after drawing: the next stream from its start, in the same memory.
+        lazy.renew(LazyStream::new(7, "p", "v2", 2));
+        assert_eq!(draws(&mut lazy), direct("v2"));
+        lazy.renew(LazyStream::new(7, "p", "v1", 2));
+        assert_eq!(draws(&mut lazy), direct("v1"));
     }
 
     #[test]

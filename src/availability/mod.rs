@@ -137,11 +137,12 @@ impl<'s> ContactCenter<'s> {
                 Some((_, s)) => Wg::Fixed(*s),
                 None => match w.fixed_availability {
                     Some(s) => Wg::Fixed(s),
-                    None => Wg::Simulated {
-                        agents: expand(&w.agents, SimTime(0)),
-                        queue: VecDeque::new(),
-                        free: BinaryHeap::new(),
-                    },
+                    None => {
+                        let agents = expand(&w.agents, SimTime(0));
+                        // `push_free` keeps the list under twice the agents: sized once.
+                        let free = BinaryHeap::with_capacity(2 * agents.len() + 1);
+                        Wg::Simulated { agents, queue: VecDeque::new(), free }
+                    }
                 },
             })
             .collect();
@@ -406,17 +407,30 @@ fn has_room(a: &Agent) -> bool {
 }
 
 /// Lists an agent as free (if it is) under its current idle time.
+///
+/// An agent's older entries are not removed (they go stale, and `pop_free`
+/// skips them), so while no chat waits, every finished chat would add one for
+/// good. Dropping the stale ones whenever the list reaches twice the agents
+/// keeps it bounded, and leaves what `pop_free` finds unchanged.
 fn push_free(free: &mut BinaryHeap<Reverse<(SimTime, u32)>>, agents: &[Agent], i: usize) {
     if has_room(&agents[i]) {
+        if free.len() >= 2 * agents.len() {
+            free.retain(|&Reverse((since, i))| is_current(agents, since, i));
+        }
         free.push(Reverse((agents[i].idle_since, i as u32)));
     }
+}
+
+/// Whether a free-list entry still stands for its agent.
+fn is_current(agents: &[Agent], since: SimTime, i: u32) -> bool {
+    let a = &agents[i as usize];
+    has_room(a) && a.idle_since == since
 }
 
 /// The free agent idle longest (ties: the lower index), skipping stale entries.
 fn pop_free(free: &mut BinaryHeap<Reverse<(SimTime, u32)>>, agents: &[Agent]) -> Option<usize> {
     while let Some(Reverse((since, i))) = free.pop() {
-        let a = &agents[i as usize];
-        if has_room(a) && a.idle_since == since {
+        if is_current(agents, since, i) {
             return Some(i as usize);
         }
     }

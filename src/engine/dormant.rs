@@ -10,6 +10,11 @@
 //! goes to a second map keyed by all 128 bits). Counters and customer-segment
 //! times, when a visitor has any, are packed in an arena of fixed-width blocks;
 //! traits and next-session actions, rarer, in a map of their own.
+//!
+//! A revived visitor's record stays in the B-tree, marked vacant, for its next
+//! retirement to fill: visitors come and go far more often than new ones
+//! arrive, and removing and reinserting would free and allocate tree nodes
+//! every few visits.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -29,6 +34,9 @@ const CHUNK: usize = 1024;
 /// No packed block (all counters zero, no customer segment).
 const NO_BLOCK: u32 = u32::MAX;
 
+/// A record whose visitor is active again: a place kept, not a dormant visitor.
+const VACANT: u32 = u32::MAX - 1;
+
 /// A dormant visitor's traits and the actions due at its next session.
 type Extra = (Vec<(Sym, DynValue)>, Vec<ActionMapId>);
 
@@ -45,15 +53,17 @@ struct Record {
     check: u32,
     sessions: u32,
     pageviews: u32,
-    /// The packed counters and segment times, or `NO_BLOCK`.
+    /// The packed counters and segment times, `NO_BLOCK`, or `VACANT`.
     block: u32,
 }
 
 #[derive(Debug)]
 pub struct Store {
     main: BTreeMap<u64, Record>,
+    /// Records of `main` that are not `VACANT`.
+    live: usize,
     side: BTreeMap<u128, Record>,
-    extra: FxHashMap<u128, Box<Extra>>,
+    extra: FxHashMap<u128, Extra>,
     chunks: Vec<Box<[u64]>>,
     /// Blocks given back by revived visitors, reused first.
     free: Vec<u32>,
@@ -68,6 +78,7 @@ impl Store {
     pub fn new(visitor_slots: usize, customer_slots: usize) -> Store {
         Store {
             main: BTreeMap::new(),
+            live: 0,
             side: BTreeMap::new(),
             extra: FxHashMap::default(),
             chunks: Vec::new(),
@@ -80,7 +91,7 @@ impl Store {
 
     /// Dormant visitors.
     pub fn len(&self) -> usize {
-        self.main.len() + self.side.len()
+        self.live + self.side.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -97,16 +108,25 @@ impl Store {
     }
 
     /// Keeps `life` under `key` (the visitor must not be dormant already).
-    pub fn insert(&mut self, key: u128, life: Lifetime) {
+    /// Keeps `life` under `key`, leaving it as [`Lifetime::clear`] does: a
+    /// first-time visitor's, its arrays kept for the next visitor in its place.
+    pub fn insert(&mut self, key: u128, life: &mut Lifetime) {
         let plain = life.counts.iter().all(|c| *c == 0) && life.customer_segments.iter().all(Option::is_none);
-        let block = if plain { NO_BLOCK } else { self.pack(&life) };
+        let block = if plain { NO_BLOCK } else { self.pack(life) };
         if !life.traits.is_empty() || !life.next_session.is_empty() {
-            self.extra.insert(key, Box::new((life.traits, life.next_session)));
+            let extra = (std::mem::take(&mut life.traits), std::mem::take(&mut life.next_session));
+            self.extra.insert(key, extra);
         }
         let record = Record { check: key as u32, sessions: life.sessions, pageviews: life.pageviews, block };
+        life.clear();
         match self.main.entry((key >> 64) as u64) {
             Entry::Vacant(e) => {
                 e.insert(record);
+                self.live += 1;
+            }
+            Entry::Occupied(mut e) if e.get().block == VACANT => {
+                e.insert(record);
+                self.live += 1;
             }
             // Another dormant visitor has the same first 64 bits.
             Entry::Occupied(_) => {
@@ -134,15 +154,21 @@ impl Store {
         block
     }
 
-    /// The lifetime kept under `key`, removed from the store; `None` for a
-    /// visitor never seen.
-    pub fn take(&mut self, key: u128) -> Option<Lifetime> {
+    /// Moves the lifetime kept under `key` out of the store into `life`, whose
+    /// arrays are sized for this store's rules; a visitor never seen gets a
+    /// first-time visitor's. Whether the visitor was found.
+    pub fn take_into(&mut self, key: u128, life: &mut Lifetime) -> bool {
+        debug_assert_eq!((life.counts.len(), life.customer_segments.len()), (self.visitor_slots, self.customer_slots));
+        life.clear();
         let hi = (key >> 64) as u64;
-        let record = match self.main.get(&hi) {
-            Some(r) if r.check == key as u32 => self.main.remove(&hi),
+        let record = match self.main.get_mut(&hi) {
+            Some(r) if r.check == key as u32 && r.block != VACANT => {
+                self.live -= 1;
+                Some(std::mem::replace(r, Record { block: VACANT, ..*r }))
+            }
             _ => self.side.remove(&key),
-        }?;
-        let mut life = Lifetime::new(self.visitor_slots, self.customer_slots);
+        };
+        let Some(record) = record else { return false };
         life.sessions = record.sessions;
         life.pageviews = record.pageviews;
         if record.block != NO_BLOCK {
@@ -157,9 +183,9 @@ impl Store {
             self.free.push(record.block);
         }
         if let Some(extra) = self.extra.remove(&key) {
-            (life.traits, life.next_session) = *extra;
+            (life.traits, life.next_session) = extra;
         }
-        Some(life)
+        true
     }
 }
 
@@ -178,6 +204,12 @@ mod tests {
         l
     }
 
+    /// `Store::take_into` a fresh lifetime sized for `store`.
+    fn take(store: &mut Store, key: u128) -> Option<Lifetime> {
+        let mut life = Lifetime::new(store.visitor_slots, store.customer_slots);
+        store.take_into(key, &mut life).then_some(life)
+    }
+
     fn same(a: &Lifetime, b: &Lifetime) {
         assert_eq!((a.sessions, a.pageviews), (b.sessions, b.pageviews));
         assert_eq!(a.counts, b.counts);
@@ -189,10 +221,10 @@ mod tests {
     #[test]
     fn a_plain_visitor_keeps_its_totals_and_no_block() {
         let mut store = Store::new(2, 1);
-        store.insert(key("a"), life(&[0, 0], &[None]));
+        store.insert(key("a"), &mut life(&[0, 0], &[None]));
         assert_eq!((store.len(), store.blocks), (1, 0));
-        same(&store.take(key("a")).expect("dormant"), &life(&[0, 0], &[None]));
-        assert!(store.take(key("a")).is_none() && store.is_empty());
+        same(&take(&mut store, key("a")).expect("dormant"), &life(&[0, 0], &[None]));
+        assert!(take(&mut store, key("a")).is_none() && store.is_empty());
     }
 
     #[test]
@@ -202,11 +234,13 @@ mod tests {
         let mut l = life(&[4, 0, u32::MAX], &[Some(-5), None, Some(0), Some(i64::MAX)]);
         l.traits.push((Sym(7), DynValue::from_text("gold")));
         l.next_session.push(ActionMapId(2));
-        store.insert(key("b"), l);
+        store.insert(key("b"), &mut l);
+        // What the store took is cleared, the arrays kept for the next visitor.
+        same(&l, &Lifetime::new(3, 4));
         let mut expected = life(&[4, 0, u32::MAX], &[Some(-5), None, Some(0), Some(i64::MAX)]);
         expected.traits.push((Sym(7), DynValue::from_text("gold")));
         expected.next_session.push(ActionMapId(2));
-        same(&store.take(key("b")).expect("dormant"), &expected);
+        same(&take(&mut store, key("b")).expect("dormant"), &expected);
         assert!(store.extra.is_empty());
     }
 
@@ -214,13 +248,34 @@ mod tests {
     fn visitors_sharing_the_first_64_bits_stay_apart() {
         let mut store = Store::new(1, 0);
         let (a, b) = (7u128 << 64 | 1, 7u128 << 64 | 2);
-        store.insert(a, life(&[1], &[]));
-        store.insert(b, life(&[2], &[]));
+        store.insert(a, &mut life(&[1], &[]));
+        store.insert(b, &mut life(&[2], &[]));
         assert_eq!((store.main.len(), store.side.len()), (1, 1));
-        same(&store.take(b).expect("b"), &life(&[2], &[]));
-        store.insert(b, life(&[3], &[]));
-        same(&store.take(a).expect("a"), &life(&[1], &[]));
-        same(&store.take(b).expect("b"), &life(&[3], &[]));
+        same(&take(&mut store, b).expect("b"), &life(&[2], &[]));
+        store.insert(b, &mut life(&[3], &[]));
+        same(&take(&mut store, a).expect("a"), &life(&[1], &[]));
+        same(&take(&mut store, b).expect("b"), &life(&[3], &[]));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn a_revived_visitor_leaves_its_place_for_its_return_or_for_another() {
+        let mut store = Store::new(1, 0);
+        let (a, c) = (9u128 << 64 | 1, 9u128 << 64 | 3);
+        store.insert(a, &mut life(&[1], &[]));
+        same(&take(&mut store, a).expect("a"), &life(&[1], &[]));
+        // The place stays, vacant: not a dormant visitor.
+        assert_eq!((store.main.len(), store.len()), (1, 0));
+        assert!(take(&mut store, a).is_none(), "a vacant place is nobody's");
+        store.insert(a, &mut life(&[2], &[]));
+        assert_eq!((store.main.len(), store.side.len(), store.len()), (1, 0, 1));
+        same(&take(&mut store, a).expect("a, again"), &life(&[2], &[]));
+        // A visitor sharing the first 64 bits may take the vacant place; `a` then goes aside.
+        store.insert(c, &mut life(&[3], &[]));
+        store.insert(a, &mut life(&[4], &[]));
+        assert_eq!((store.main.len(), store.side.len(), store.len()), (1, 1, 2));
+        same(&take(&mut store, a).expect("a, aside"), &life(&[4], &[]));
+        same(&take(&mut store, c).expect("c"), &life(&[3], &[]));
         assert!(store.is_empty());
     }
 
@@ -228,15 +283,15 @@ mod tests {
     fn blocks_are_reused_and_chunks_added_as_needed() {
         let mut store = Store::new(1, 1);
         for i in 0..(CHUNK as u32 + 5) {
-            store.insert(u128::from(i) << 64, life(&[i + 1], &[Some(i64::from(i))]));
+            store.insert(u128::from(i) << 64, &mut life(&[i + 1], &[Some(i64::from(i))]));
         }
         assert_eq!((store.chunks.len(), store.blocks), (2, CHUNK as u32 + 5));
         for i in [0u32, 3, CHUNK as u32 + 4] {
-            same(&store.take(u128::from(i) << 64).expect("dormant"), &life(&[i + 1], &[Some(i64::from(i))]));
+            same(&take(&mut store, u128::from(i) << 64).expect("dormant"), &life(&[i + 1], &[Some(i64::from(i))]));
         }
-        store.insert(99u128 << 70, life(&[9], &[None]));
+        store.insert(99u128 << 70, &mut life(&[9], &[None]));
         assert_eq!(store.blocks, CHUNK as u32 + 5, "a freed block is reused");
-        same(&store.take(99u128 << 70).expect("dormant"), &life(&[9], &[None]));
-        same(&store.take(1u128 << 64).expect("dormant"), &life(&[2], &[Some(1)]));
+        same(&take(&mut store, 99u128 << 70).expect("dormant"), &life(&[9], &[None]));
+        same(&take(&mut store, 1u128 << 64).expect("dormant"), &life(&[2], &[Some(1)]));
     }
 }

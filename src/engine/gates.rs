@@ -74,13 +74,9 @@ pub fn offer_gate(g: &GateInput<'_>, trace: &mut dyn FnMut(Gate, bool)) -> Resul
         if ok { Ok(()) } else { Err(reason) }
     };
     check(Gate::PageUrl, page_url_matches(g), BlockingReason::PageUrlConditionsNotMatching)?;
-    let open_targets = if media.is_chat() {
-        let open = targets_in_schedule(g);
-        check(Gate::Schedule, !open.is_empty(), BlockingReason::OfferedOutsideSchedule)?;
-        open
-    } else {
-        g.map.action.targets.clone()
-    };
+    if media.is_chat() {
+        check(Gate::Schedule, open_targets(g).next().is_some(), BlockingReason::OfferedOutsideSchedule)?;
+    }
     if media == MediaType::Webhook {
         return Ok(Route { target: None, seen: None });
     }
@@ -90,13 +86,11 @@ pub fn offer_gate(g: &GateInput<'_>, trace: &mut dyn FnMut(Gate, bool)) -> Resul
     }
     check(Gate::Simultaneous, !g.offered_now, BlockingReason::MultipleSimultaneousOffers)?;
     if !(media.is_chat() && g.map.action.pacing) {
-        return Ok(Route { target: open_targets.first().copied(), seen: None });
+        return Ok(Route { target: open_targets(g).next(), seen: None });
     }
-    let staffed = with_agents(g, &open_targets);
-    check(Gate::Agents, !staffed.is_empty(), BlockingReason::NoAvailableAgents)?;
-    let fast = within_max_ewt(g, staffed);
-    check(Gate::ServiceLevel, !fast.is_empty(), BlockingReason::ServiceLevelThrottling)?;
-    Ok(route(&fast))
+    check(Gate::Agents, with_agents(g).next().is_some(), BlockingReason::NoAvailableAgents)?;
+    check(Gate::ServiceLevel, within_max_ewt(g).next().is_some(), BlockingReason::ServiceLevelThrottling)?;
+    Ok(route(within_max_ewt(g)))
 }
 
 /// Gate 1: `page_url` holds on the current page (no `page_url`: any page).
@@ -104,17 +98,17 @@ fn page_url_matches(g: &GateInput<'_>) -> bool {
     g.map.page_url.as_ref().is_none_or(|c| c.node.eval(g.ctx))
 }
 
-/// Gate 2: the targets whose chat hours are open now, in list order.
-fn targets_in_schedule(g: &GateInput<'_>) -> Vec<WorkgroupId> {
-    g.map
-        .action
-        .targets
-        .iter()
-        .copied()
-        .filter(|t| {
-            g.sc.workgroup(*t).schedule.as_ref().is_none_or(|s| s.is_open(g.local.weekday, g.local.minute_of_day))
-        })
-        .collect()
+// Gates 2, 6 and 7 narrow the list of targets; each is an iterator over the
+// one before it, in list order, rather than a collected list, so that gating
+// allocates nothing (a map has a handful of targets: filtering again is cheaper).
+
+/// Gate 2: the targets whose chat hours are open now, in list order (every
+/// target for media without schedules).
+fn open_targets<'g>(g: &'g GateInput<'_>) -> impl Iterator<Item = WorkgroupId> + 'g {
+    let chat = g.map.action.media.is_chat();
+    g.map.action.targets.iter().copied().filter(move |t| {
+        !chat || g.sc.workgroup(*t).schedule.as_ref().is_none_or(|s| s.is_open(g.local.weekday, g.local.minute_of_day))
+    })
 }
 
 /// Gate 3: no offer of this media type made at an earlier moment is still open.
@@ -150,37 +144,31 @@ fn within_frequency_cap(g: &GateInput<'_>) -> bool {
     }
 }
 
-/// Gate 6: targets whose last snapshot exists, is at most three pacing
-/// intervals old, and has a licensed agent logged in.
-fn with_agents(g: &GateInput<'_>, targets: &[WorkgroupId]) -> Vec<Candidate> {
+/// Gate 6: of the open targets, those whose last snapshot exists, is at most
+/// three pacing intervals old, and has a licensed agent logged in.
+fn with_agents<'g>(g: &'g GateInput<'_>) -> impl Iterator<Item = Candidate> + 'g {
     let max_age = 3 * g.sc.pureconnect.pacing_rate.0;
-    targets
-        .iter()
-        .filter_map(|t| {
-            let p = g.snapshots.last(*t)?;
-            let age_ms = g.now.0 - p.time.0;
-            (age_ms <= max_age && p.snapshot.agents_logged_in >= 1).then_some(Candidate {
-                target: *t,
-                ewt_ms: p.snapshot.ewt.0,
-                available: p.snapshot.agents_available,
-                age_ms,
-            })
+    open_targets(g).filter_map(move |t| {
+        let p = g.snapshots.last(t)?;
+        let age_ms = g.now.0 - p.time.0;
+        (age_ms <= max_age && p.snapshot.agents_logged_in >= 1).then_some(Candidate {
+            target: t,
+            ewt_ms: p.snapshot.ewt.0,
+            available: p.snapshot.agents_available,
+            age_ms,
         })
-        .collect()
+    })
 }
 
 /// Gate 7: of those, the targets whose estimated wait is at most `max_ewt`.
-fn within_max_ewt(g: &GateInput<'_>, staffed: Vec<Candidate>) -> Vec<Candidate> {
-    staffed.into_iter().filter(|c| c.ewt_ms <= g.map.action.max_ewt.0).collect()
+fn within_max_ewt<'g>(g: &'g GateInput<'_>) -> impl Iterator<Item = Candidate> + 'g {
+    with_agents(g).filter(|c| c.ewt_ms <= g.map.action.max_ewt.0)
 }
 
 /// Step 8: the lowest wait, then the most agents available, then list order.
-fn route(candidates: &[Candidate]) -> Route {
-    let best = candidates
-        .iter()
-        .enumerate()
-        .min_by_key(|(i, c)| (c.ewt_ms, std::cmp::Reverse(c.available), *i))
-        .map(|(_, c)| *c);
+fn route(candidates: impl Iterator<Item = Candidate>) -> Route {
+    let best =
+        candidates.enumerate().min_by_key(|(i, c)| (c.ewt_ms, std::cmp::Reverse(c.available), *i)).map(|(_, c)| c);
     Route {
         target: best.map(|c| c.target),
         seen: best

@@ -142,6 +142,8 @@ pub struct Engine<'s> {
     pub record_features: Option<OutcomeId>,
     /// Reused per event, so the steady state allocates nothing.
     scratch: Vec<u32>,
+    /// The actions being gated (step 7), reused likewise.
+    due: Vec<ActionMapId>,
     /// Ended sessions' blocks, for the next sessions to reuse.
     #[allow(clippy::vec_box, reason = "the boxes move in and out of `Visitor::session` without copying")]
     spare: Vec<Box<Session>>,
@@ -170,6 +172,7 @@ impl<'s> Engine<'s> {
             trace: None,
             record_features: None,
             scratch: Vec::new(),
+            due: Vec::new(),
             spare: Vec::new(),
             scoring: scorer::Scratch::default(),
             recorded: Vec::new(),
@@ -178,7 +181,7 @@ impl<'s> Engine<'s> {
 
     /// Records a [`Trace`] for every event of `customer` (for `explain`).
     pub fn trace_customer(&mut self, customer: &str) {
-        let id = self.visitor_id(customer);
+        let id = self.visitor_id(&Arc::from(customer));
         self.trace_visitor = Some(id);
     }
 
@@ -247,29 +250,31 @@ impl<'s> Engine<'s> {
             .collect()
     }
 
-    pub fn visitor_id(&mut self, customer: &str) -> VisitorId {
+    /// The visitor `customer` names, made active: a new one, one revived from
+    /// the dormant store, or one already active. Takes the event's shared id
+    /// so that a new visitor costs no copy of it.
+    pub fn visitor_id(&mut self, customer: &Arc<str>) -> VisitorId {
         if let Some(id) = self.index.get(customer) {
             return *id;
         }
-        let life = self
-            .dormant
-            .take(dormant::key(customer))
-            .unwrap_or_else(|| Lifetime::new(self.rules.visitor_slots, self.rules.customer_slots));
-        let customer: Arc<str> = customer.into();
+        let key = dormant::key(customer);
         let id = match self.free.pop() {
             Some(slot) => {
+                // A retired visitor's place, its lifetime arrays cleared for reuse.
                 let vis = &mut self.visitors[slot as usize];
                 vis.generation += 1;
                 vis.customer = customer.clone();
-                vis.life = life;
+                self.dormant.take_into(key, &mut vis.life);
                 VisitorId::new(slot as usize, vis.generation)
             }
             None => {
+                let mut life = Lifetime::new(self.rules.visitor_slots, self.rules.customer_slots);
+                self.dormant.take_into(key, &mut life);
                 self.visitors.push(Visitor { customer: customer.clone(), generation: 0, life, session: None });
                 VisitorId::new(self.visitors.len() - 1, 0)
             }
         };
-        self.index.insert(customer, id);
+        self.index.insert(customer.clone(), id);
         id
     }
 
@@ -289,9 +294,9 @@ impl<'s> Engine<'s> {
         let vis = &mut self.visitors[v.slot()];
         debug_assert!(vis.session.is_none());
         let customer = std::mem::replace(&mut vis.customer, self.no_customer.clone());
-        let life = std::mem::replace(&mut vis.life, Lifetime::new(0, 0));
         self.index.remove(&customer);
-        self.dormant.insert(dormant::key(&customer), life);
+        // Packs the figures and clears `vis.life`, whose arrays the place's next visitor reuses.
+        self.dormant.insert(dormant::key(&customer), &mut vis.life);
         self.free.push(v.slot() as u32);
     }
 
@@ -386,7 +391,7 @@ impl<'s> Engine<'s> {
             for (_, m) in s.maps.iter_mut() {
                 if let MapState::Pending { due: due @ Due::OnReturn(_), .. } = m
                     && let Due::OnReturn(target) = &*due
-                    && Some(&**target) == url
+                    && Some(&*target.url) == url
                 {
                     *due = Due::Now;
                 }
@@ -492,7 +497,7 @@ impl<'s> Engine<'s> {
                 Activation::Immediate => MapState::Pending { due: Due::Now, blocked: None },
                 Activation::Delay(d) => {
                     // Before any pageview there is no page to stay on: due wherever the visitor is.
-                    let url = s.page.as_ref().map(|p| p.url.clone());
+                    let url = s.page.clone();
                     let at = now.plus(d);
                     sink.schedule(at, Timer { visitor: v, session: s.number, kind: TimerKind::DelayDue(id) });
                     MapState::Pending { due: Due::At(at, url), blocked: None }
@@ -595,7 +600,7 @@ impl<'s> Engine<'s> {
                 if *at != now {
                     return;
                 }
-                let on_page = url.as_ref().is_none_or(|u| s.page.as_ref().is_some_and(|p| p.url == *u));
+                let on_page = url.as_ref().is_none_or(|u| s.page.as_ref().is_some_and(|p| p.url == u.url));
                 let blocked = *blocked;
                 if on_page {
                     s.maps[i] = MapState::Pending { due: Due::Now, blocked };
@@ -738,7 +743,8 @@ impl<'s> Engine<'s> {
             return;
         }
         // One scan finds what is due and whether anything is pending at all.
-        let mut due: Vec<ActionMapId> = Vec::new();
+        let due = &mut self.due;
+        due.clear();
         let mut pending = false;
         for (i, m) in s.maps.iter() {
             if let MapState::Pending { due: d, .. } = m {
@@ -756,11 +762,7 @@ impl<'s> Engine<'s> {
         due.sort_by_key(|id| {
             (media_order(sc.action_map(*id).action.media), std::cmp::Reverse(sc.action_map(*id).weight))
         });
-        shuffle_ties(
-            &mut due,
-            |id| (media_order(sc.action_map(*id).action.media), sc.action_map(*id).weight),
-            &mut s.rng,
-        );
+        shuffle_ties(due, |id| (media_order(sc.action_map(*id).action.media), sc.action_map(*id).weight), &mut s.rng);
 
         // Offers already made to the visitor at this instant (by an earlier event
         // or timer of the same millisecond) count for gate 5 too.
@@ -771,7 +773,7 @@ impl<'s> Engine<'s> {
             }
         }
         let mut traces = Vec::new();
-        for id in due {
+        for &id in due.iter() {
             let m = sc.action_map(id);
             let media = m.action.media;
             let result = {

@@ -70,6 +70,16 @@ impl Lifetime {
             next_session: Vec::new(),
         }
     }
+
+    /// Back to a first-time visitor's state, keeping the arrays.
+    pub fn clear(&mut self) {
+        self.sessions = 0;
+        self.pageviews = 0;
+        self.counts.fill(0);
+        self.customer_segments.fill(None);
+        self.traits.clear();
+        self.next_session.clear();
+    }
 }
 
 /// The predictor outputs of one outcome in a session (SPEC §7).
@@ -232,11 +242,12 @@ impl std::ops::IndexMut<usize> for MapStates {
 pub enum Due {
     /// Gated at every tracking event (and was due at some point).
     Now,
-    /// A delay running: due at that time if the visitor is still on `url`
-    /// (`None`: it qualified before any pageview, so any page will do).
-    At(SimTime, Option<Box<str>>),
-    /// The delay expired while the visitor was elsewhere: due on return to `url`.
-    OnReturn(Box<str>),
+    /// A delay running: due at that time if the visitor is still on the
+    /// page's URL (`None`: it qualified before any pageview, so any page will
+    /// do). The page is shared with the event, not copied.
+    At(SimTime, Option<Arc<Page>>),
+    /// The delay expired while the visitor was elsewhere: due on return to the page's URL.
+    OnReturn(Arc<Page>),
 }
 
 /// Per-media-type index for the offer bookkeeping (webhooks have none).
@@ -354,7 +365,7 @@ impl Session {
         self.rejected = [false; 3];
         self.last_offer = [None; 3];
         self.offers = 0;
-        self.rng = rng;
+        self.rng.renew(rng);
     }
 
     /// The visit-context value in `slot`, if this session has one.
