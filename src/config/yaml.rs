@@ -55,6 +55,13 @@ impl Node {
     }
 }
 
+/// How many nodes aliases may add to a file, in all. Each `*alias` copies its
+/// anchor's whole value, so aliases of aliases grow exponentially: nine
+/// levels of nine (a "billion laughs") would be 387 million nodes, gigabytes
+/// before the first check ran. A scenario reuses a schedule or a list of
+/// targets with aliases: dozens of nodes, not a hundred thousand.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
 /// Parses one YAML document. An empty file is an empty mapping.
 ///
 /// Spans cover the node's own text: a scalar's starts after its `&anchor` and
@@ -65,7 +72,9 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     let chars = CharIndex::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: Vec<(usize, Node)> = Vec::new();
+    // Each anchor's node and its size in nodes, for aliases to copy and count.
+    let mut anchors: Vec<(usize, Node, usize)> = Vec::new();
+    let mut aliased = 0usize;
     let mut root: Option<Node> = None;
     loop {
         let (event, span) = match parser.next_event() {
@@ -75,7 +84,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         };
         let start = chars.byte(span.start.index());
         let end = chars.byte(span.end.index()).max(start);
-        let (node, anchor) = match event {
+        let (node, anchor, size) = match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => continue,
             Event::DocumentStart(_) => {
                 if root.is_some() {
@@ -93,7 +102,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
                     Event::SequenceStart(..) => FrameKind::Seq(Vec::new()),
                     _ => FrameKind::Map(Vec::new(), None),
                 };
-                stack.push(Frame { start, anchor, flow, kind });
+                stack.push(Frame { start, anchor, flow, kind, size: 1 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -105,7 +114,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
                     FrameKind::Seq(items) => NodeKind::Seq(items),
                     FrameKind::Map(pairs, _) => NodeKind::Map(pairs),
                 };
-                (Node { kind, file, span: frame.start..end.max(frame.start) }, frame.anchor)
+                (Node { kind, file, span: frame.start..end.max(frame.start) }, frame.anchor, frame.size)
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let style = match style {
@@ -126,28 +135,55 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
                 if matches!(style, Style::Literal | Style::Folded) {
                     end = start + text[start..end].trim_end().len();
                 }
-                (Node { kind: NodeKind::Scalar { value: value.into_owned(), style }, file, span: start..end }, anchor)
+                (
+                    Node { kind: NodeKind::Scalar { value: value.into_owned(), style }, file, span: start..end },
+                    anchor,
+                    1,
+                )
             }
-            Event::Alias(id) => match anchors.iter().rev().find(|(a, _)| *a == id) {
-                Some((_, n)) => (n.clone(), 0),
+            Event::Alias(id) => match anchors.iter().rev().find(|(a, ..)| *a == id) {
+                Some((_, n, size)) => {
+                    aliased += size;
+                    if aliased > MAX_ALIAS_NODES {
+                        return Err(Diagnostic::error(format!(
+                            "YAML aliases expand this file by more than {MAX_ALIAS_NODES} nodes"
+                        ))
+                        .at(file, alias_span(text, start))
+                        .label(format!("this alias alone copies {size} nodes"))
+                        .help("each `*alias` copies its anchor's whole value, aliases within it included: write the repeated part out, or alias less deeply"));
+                    }
+                    (n.clone(), 0, *size)
+                }
                 None => {
-                    return Err(Diagnostic::error("unknown YAML alias").at(file, start..end.max(start + 1)));
+                    return Err(Diagnostic::error("unknown YAML alias").at(file, alias_span(text, start)));
                 }
             },
         };
         if anchor != 0 {
-            anchors.push((anchor, node.clone()));
+            anchors.push((anchor, node.clone(), size));
         }
         match stack.last_mut() {
             None => root = Some(node),
-            Some(Frame { kind: FrameKind::Seq(items), .. }) => items.push(node),
-            Some(Frame { kind: FrameKind::Map(pairs, pending), .. }) => match pending.take() {
-                None => *pending = Some(node),
-                Some(key) => pairs.push((key, node)),
-            },
+            Some(frame) => {
+                frame.size += size;
+                match &mut frame.kind {
+                    FrameKind::Seq(items) => items.push(node),
+                    FrameKind::Map(pairs, pending) => match pending.take() {
+                        None => *pending = Some(node),
+                        Some(key) => pairs.push((key, node)),
+                    },
+                }
+            }
         }
     }
     Ok(root.unwrap_or(Node { kind: NodeKind::Map(Vec::new()), file, span: 0..0 }))
+}
+
+/// `*name` at `start`: the star and the name, which ends at a blank or a flow indicator.
+fn alias_span(text: &str, start: usize) -> Range<usize> {
+    let name = text.get(start + 1..).unwrap_or("");
+    let len = name.find(|c: char| c.is_whitespace() || ",[]{}".contains(c)).unwrap_or(name.len());
+    start..(start + 1 + len).min(text.len())
 }
 
 /// A located syntax error: at the tab for tab errors, with a hint when a flow
@@ -229,6 +265,8 @@ struct Frame {
     /// `[...]` or `{...}` rather than block style.
     flow: bool,
     kind: FrameKind,
+    /// Nodes in the collection so far, itself included (aliased values in full).
+    size: usize,
 }
 
 enum FrameKind {
@@ -390,6 +428,26 @@ mod tests {
         let e = parse(FileId(0), "a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.message.starts_with("invalid YAML"), "{}", e.message);
         assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn aliases_copy_up_to_the_node_budget() {
+        // 1 + 3 nodes anchored, copied twice: 8 aliased nodes.
+        let text = "a: &x [1, 2, 3]\nb: *x\nc: [*x]\n";
+        let root = parse(FileId(0), text).expect("within the budget");
+        let NodeKind::Map(pairs) = &root.kind else { panic!("a mapping") };
+        assert_eq!(pairs[1].1.kind, pairs[0].1.kind);
+        // Each level copies the one below ten times: the budget runs out at the alias
+        // whose copy passes it, named with its size.
+        let mut text = String::from("l0: &l0 [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n");
+        for level in 1..8 {
+            let below = format!("*l{}", level - 1);
+            text.push_str(&format!("l{level}: &l{level} [{}]\n", [below.as_str(); 10].join(", ")));
+        }
+        let err = parse(FileId(0), &text).expect_err("over the budget");
+        let message = format!("{err:?}");
+        assert!(message.contains("more than 100000 nodes"), "{message}");
+        assert!(message.contains("this alias alone copies 11111 nodes"), "{message}");
     }
 
     #[test]
