@@ -44,13 +44,79 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
         .op(Op::prefix(Rule::neg))
 });
 
+/// How many operators and nested expressions (parentheses, function
+/// arguments) one condition may hold. The tree is built, compiled and
+/// evaluated recursively, and a run of 20,000 `not`s or `and`s overflowed
+/// the stack; hundreds are far beyond a condition anyone can read (long
+/// alternatives are lists: `in [...]`, `contains any [...]`).
+pub const MAX_OPERATORS: usize = 500;
+
 /// Parses one condition. Syntax errors carry the span of the offending text.
 pub fn parse(src: &str) -> Result<Expr, DslError> {
     let mut pairs = ConditionParser::parse(Rule::condition, src).map_err(|e| syntax_error(src, e))?;
+    check_size(pairs.clone())?;
     let condition = pairs.next().expect("the condition rule always yields one pair");
     let expr = condition.into_inner().next().expect("condition = SOI ~ expr ~ EOI");
     build_expr(expr.into_inner())
 }
+
+/// Rejects a condition of more than [`MAX_OPERATORS`] operators and nested
+/// expressions, at the one that crosses the limit, before anything recursive
+/// walks it (`flatten` walks the parse tree without recursion).
+fn check_size(pairs: Pairs<'_, Rule>) -> Result<(), DslError> {
+    let mut count = 0;
+    for pair in pairs.flatten() {
+        let nests = match pair.as_rule() {
+            // The top-level `expr` is the condition itself.
+            Rule::expr => count > 0 || pair.as_span().start() > 0,
+            Rule::not_op | Rule::neg => true,
+            rule => PRATT_INFIX.contains(&rule),
+        };
+        if nests {
+            count += 1;
+            if count > MAX_OPERATORS {
+                let at = pair.as_span();
+                let end = at.start() + token_len(&at.as_str()[..at.as_str().len().min(40)]).max(1);
+                return Err(DslError::syntax(
+                    Span::new(at.start(), end.min(at.end()).max(at.start() + 1)),
+                    format!("this condition has more than {MAX_OPERATORS} operators and nested expressions"),
+                )
+                .with_help("split it: name parts as segments and test them with `segment(\"id\")`, or list alternatives with `in [...]` or `contains any [...]`"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every infix operator's rule, as the Pratt table lists them.
+const PRATT_INFIX: &[Rule] = &[
+    Rule::or,
+    Rule::and,
+    Rule::eq,
+    Rule::ne,
+    Rule::lt,
+    Rule::le,
+    Rule::gt,
+    Rule::ge,
+    Rule::add,
+    Rule::sub,
+    Rule::mul,
+    Rule::div,
+    Rule::contains,
+    Rule::contains_any,
+    Rule::contains_all,
+    Rule::starts_with,
+    Rule::ends_with,
+    Rule::matches,
+    Rule::in_op,
+    Rule::not_contains,
+    Rule::not_contains_any,
+    Rule::not_contains_all,
+    Rule::not_starts_with,
+    Rule::not_ends_with,
+    Rule::not_matches,
+    Rule::not_in,
+];
 
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
@@ -243,6 +309,16 @@ fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> DslError {
         ErrorVariant::ParsingError { positives, .. } => positives,
         ErrorVariant::CustomError { message } => {
             let end = start + token_len(&src[start..]);
+            if message == "stack limit reached" {
+                // pest's guard against deep recursion: parentheses in the thousands.
+                return DslError::syntax(
+                    Span::new(start, end.max(start + 1).min(src.len())),
+                    "this condition nests too deeply",
+                )
+                .with_help(format!(
+                    "at most {MAX_OPERATORS} operators and nested expressions: split it into segments"
+                ));
+            }
             return DslError::syntax(Span::new(start, end), message);
         }
     };

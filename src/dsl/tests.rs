@@ -252,3 +252,30 @@ fn printing_parses_back() {
         assert_eq!(ast.without_spans(), again.without_spans(), "{printed}");
     }
 }
+
+#[test]
+fn conditions_up_to_the_operator_limit_work_and_longer_ones_are_errors_not_crashes() {
+    let limit = super::parser::MAX_OPERATORS;
+    // 500 in all: 499 `not`s and the comparison; 499 `and`s; nested parentheses and `not`s.
+    assert!(eval(&format!("{}session.pageviews > 3", "not ".repeat(limit - 2))));
+    assert!(eval(&vec!["session.pageviews > 3"; limit / 2].join(" and ")));
+    assert!(eval(&format!("{}true{}", "not (".repeat(limit / 2 - 2), ")".repeat(limit / 2 - 2))));
+    for (src, first_over) in [
+        // The 501st operator is named: here the `>` after 500 `not`s,
+        (format!("{}session.pageviews > 3", "not ".repeat(limit)), 4 * limit + 18),
+        // the 501st `and`,
+        (vec!["true"; limit + 2].join(" and "), 9 * limit + 5),
+        // the 500th minus sign after the `>` (the first operator),
+        (format!("session.pageviews > {}1", "-".repeat(20_000)), 20 + limit - 1),
+        // the 501st `+` of 20,000,
+        (vec!["1"; 20_000].join(" + ") + " > 0", 4 * limit + 2),
+        // the 501st parenthesis (the 1,000th keeps the parser below its own limit).
+        (format!("{}true{}", "(".repeat(1000), ")".repeat(1000)), limit + 1),
+    ] {
+        let errs = errors(&src);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let e = &errs[0];
+        assert_eq!(e.message, format!("this condition has more than {limit} operators and nested expressions"));
+        assert_eq!(e.span.start, first_over, "{}", &src[e.span.start..]);
+    }
+}
