@@ -47,9 +47,10 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 /// How many operators and nested expressions (parentheses, function
 /// arguments) one condition may hold. The tree is built, compiled and
 /// evaluated recursively, and a run of 20,000 `not`s or `and`s overflowed
-/// the stack; hundreds are far beyond a condition anyone can read (long
-/// alternatives are lists: `in [...]`, `contains any [...]`).
-pub const MAX_OPERATORS: usize = 500;
+/// the stack; 500 still overflowed a 2 MiB thread's stack in a debug build.
+/// 200 is far beyond a condition anyone can read (long alternatives are
+/// lists: `in [...]`, `contains any [...]`).
+pub const MAX_OPERATORS: usize = 200;
 
 /// Parses one condition. Syntax errors carry the span of the offending text.
 pub fn parse(src: &str) -> Result<Expr, DslError> {
