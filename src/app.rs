@@ -590,6 +590,15 @@ pub fn parse_max_gap(text: &str) -> Result<MaxGap, String> {
     }
 }
 
+/// Parses `--lambda`: a finite number, 0 or more (a NaN would make every weight NaN).
+pub fn parse_lambda(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Ok(_) => Err("the penalty must be a finite number, 0 or more (e.g. 0.01)".into()),
+        Err(_) => Err(format!("`{text}` is not a number (e.g. 0.01)")),
+    }
+}
+
 /// Parses `I/N` for `--shard`.
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let (i, n) = text.split_once('/').ok_or("write the shard as I/N, e.g. 0/4")?;

@@ -121,8 +121,8 @@ enum Command {
         events: Option<PathBuf>,
         #[arg(long)]
         seed: Option<u64>,
-        /// L2 penalty on the (standardised) weights.
-        #[arg(long, default_value_t = 0.01)]
+        /// L2 penalty on the (standardised) weights: 0 or more.
+        #[arg(long, default_value_t = 0.01, value_parser = app::parse_lambda)]
         lambda: f64,
         /// Write the block into the scenario file instead of printing it.
         #[arg(long)]

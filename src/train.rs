@@ -195,7 +195,8 @@ pub fn auc(scored: &mut [(f64, bool)]) -> Option<f64> {
     let mut rank_sum = 0.0;
     let mut i = 0;
     while i < scored.len() {
-        let mut j = i;
+        // From i + 1: a NaN score equals nothing, not even itself, and must still end its run.
+        let mut j = i + 1;
         while j < scored.len() && scored[j].0 == scored[i].0 {
             j += 1;
         }
@@ -260,6 +261,13 @@ pub fn held_out(key: &(Arc<str>, u32)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auc_ends_on_nan_scores() {
+        // A NaN equals nothing: each is a run of its own, ranked last by `total_cmp`.
+        let mut scored = vec![(f64::NAN, true), (0.2, false), (f64::NAN, false), (0.9, true)];
+        assert!(auc(&mut scored).is_some_and(|a| (0.0..=1.0).contains(&a)));
+    }
     use rand::RngExt;
 
     /// Sessions of one event each, drawn from a known logistic model.

@@ -233,6 +233,38 @@ fn usage_errors_exit_2() {
     assert!(stdout(&o).contains("pesim check scenarios/shop.yaml"), "--help has an example:\n{}", stdout(&o));
 }
 
+/// Values a flag cannot take are usage errors naming the flag and why, before any
+/// work: a NaN penalty used to make `train` loop forever.
+#[test]
+fn bad_flag_values_exit_2_and_say_why() {
+    let train =
+        |lambda: &str| ["train", "scenarios/shop.yaml", "--outcome", "purchase", "--lambda", lambda].map(String::from);
+    for (args, says) in [
+        (train("NaN").to_vec(), "the penalty must be a finite number, 0 or more"),
+        (train("inf").to_vec(), "the penalty must be a finite number, 0 or more"),
+        (
+            ["train", "scenarios/shop.yaml", "--outcome", "purchase", "--lambda=-1"].map(String::from).to_vec(),
+            "0 or more",
+        ),
+        (train("lots").to_vec(), "`lots` is not a number"),
+        (
+            ["replay", "scenarios/shop.yaml", "--events", "x.jsonl", "--max-gap", "7"].map(String::from).to_vec(),
+            "`7` is not a duration",
+        ),
+        (
+            ["sweep", "scenarios/shop.yaml", "--set", "seed=1", "--shard", "3/2"].map(String::from).to_vec(),
+            "I must be in 0..N",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = pesim(&args);
+        assert_no_panic(&o);
+        assert_eq!(code(&o), 2, "pesim {args:?}:\n{}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: invalid value"), "pesim {args:?}:\n{}", stderr(&o));
+        assert!(stderr(&o).contains(says), "pesim {args:?}:\n{}", stderr(&o));
+    }
+}
+
 #[test]
 fn schema_is_json_with_every_section() {
     let o = pesim(&["schema"]);
