@@ -42,7 +42,7 @@ pub enum CmpOp {
 
 impl CmpOp {
     #[inline]
-    fn apply<T: PartialOrd + ?Sized>(self, a: &T, b: &T) -> bool {
+    pub fn apply<T: PartialOrd + ?Sized>(self, a: &T, b: &T) -> bool {
         match self {
             CmpOp::Eq => a == b,
             CmpOp::Ne => a != b,

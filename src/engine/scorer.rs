@@ -24,7 +24,7 @@ use aho_corasick::AhoCorasick;
 
 use crate::config::Scenario;
 use crate::dsl::context::{Context, CountSlot, SegmentId};
-use crate::dsl::eval::{ArithOp, Needle, StrNode, StrTest};
+use crate::dsl::eval::{ArithOp, CmpOp, Needle, StrNode, StrTest};
 use crate::dsl::fields::{DurField, NumField, StrField};
 use crate::dsl::{BoolNode, NumNode};
 
@@ -131,10 +131,43 @@ enum Feature {
     Contains { field: StrField, needle: Box<Needle>, negated: bool },
     /// The same, answered by needle set `set`'s pass, as its bit `bit`.
     InSet { set: u32, bit: u32, negated: bool },
+    /// Segments and reads compared with constants, all of which must hold:
+    /// `segment("cart") and session.events > 3`, or one comparison alone.
+    Conj(Box<[Atom]>),
     /// Any other condition: 1 when it holds, else 0.
     Flag(BoolNode),
     /// Any other expression, evaluated as written.
     Expr(NumNode),
+}
+
+/// One test of a [`Feature::Conj`], as `BoolNode::eval` answers it.
+#[derive(Clone, Copy, Debug)]
+enum Atom {
+    Segment(SegmentId),
+    /// A read against a constant; false when the value is missing.
+    Cmp {
+        x: Source,
+        op: CmpOp,
+        rhs: f64,
+    },
+}
+
+impl Atom {
+    fn of(node: &BoolNode) -> Option<Atom> {
+        match node {
+            BoolNode::Segment(id) => Some(Atom::Segment(*id)),
+            BoolNode::NumCmpConst { lhs, op, rhs } => Some(Atom::Cmp { x: Source::of(lhs)?, op: *op, rhs: *rhs }),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn holds<C: Context + ?Sized>(&self, ctx: &C) -> bool {
+        match *self {
+            Atom::Segment(id) => ctx.segment(id),
+            Atom::Cmp { x, op, rhs } => x.read(ctx).is_some_and(|v| op.apply(&v, &rhs)),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -146,6 +179,16 @@ enum Source {
 }
 
 impl Source {
+    /// As `NumNode::eval` reads it (durations in milliseconds).
+    #[inline(always)]
+    fn read<C: Context + ?Sized>(self, ctx: &C) -> Option<f64> {
+        match self {
+            Source::Num(f) => ctx.num_field(f),
+            Source::Dur(f) => ctx.dur_field(f).map(|ms| ms as f64),
+            Source::Count(slot) => Some(f64::from(ctx.count(slot))),
+        }
+    }
+
     fn of(node: &NumNode) -> Option<Source> {
         match node {
             NumNode::Field(f) => Some(Source::Num(*f)),
@@ -177,6 +220,8 @@ struct Plan {
     contains: Vec<Contains>,
     /// (feature, set, bit, negated) of tests answered by a needle set.
     in_set: Vec<(u32, u32, u32, bool)>,
+    /// Conjunctions of segments and comparisons with constants.
+    conj: Vec<(u32, Box<[Atom]>)>,
     /// Every other feature: a condition or an expression, as written.
     other: Vec<(u32, General)>,
 }
@@ -248,6 +293,10 @@ impl Plan {
                     plan.in_set.push((slot, set, bit, negated));
                     continue;
                 }
+                Feature::Conj(ref atoms) => {
+                    plan.conj.push((slot, atoms.clone()));
+                    continue;
+                }
                 Feature::Flag(ref cond) => {
                     plan.other.push((slot, General::Flag(cond.clone())));
                     continue;
@@ -286,6 +335,14 @@ impl Feature {
                 BoolNode::StrTest { lhs: StrNode::Field(field), negated, test: StrTest::ContainsLit(needle) } => {
                     Feature::Contains { field: *field, needle: needle.clone(), negated: *negated }
                 }
+                BoolNode::And(items) => match items.iter().map(Atom::of).collect::<Option<Box<[Atom]>>>() {
+                    Some(atoms) => Feature::Conj(atoms),
+                    None => Feature::Flag((**cond).clone()),
+                },
+                cmp @ BoolNode::NumCmpConst { .. } => match Atom::of(cmp) {
+                    Some(atom) => Feature::Conj(Box::new([atom])),
+                    None => Feature::Flag(cmp.clone()),
+                },
                 other => Feature::Flag(other.clone()),
             },
             other => Feature::Expr(other.clone()),
@@ -482,6 +539,9 @@ impl Scorer {
         for &(slot, set, bit, negated) in &plan.in_set {
             x[slot as usize] = found[set as usize].map_or(0.0, |mask| flag((mask >> bit & 1 == 1) != negated));
         }
+        for (slot, atoms) in &plan.conj {
+            x[*slot as usize] = flag(atoms.iter().all(|a| a.holds(ctx)));
+        }
         for c in &plan.contains {
             x[c.slot as usize] = ctx.str_field(c.field).map_or(0.0, |text| flag(c.needle.is_in(text) != c.negated));
         }
@@ -602,13 +662,15 @@ mod tests {
     const FEATURES: &str = "{a: session.pageviews, b: 'session.pageviews * 3', c: '2 * session.pageviews', \
         d: time_on_page / 1s, e: time_on_page / 0s, f: 'page.url contains \"/checkout\"', \
         g: 'session.pageviews + time_on_page / 2s', h: 10s / time_on_page, \
-        i: 'session.pageviews > 2 and page.url contains \"/c\"', j: count(page_viewed) / 4, k: 'segment(\"seg\")'}";
+        i: 'session.pageviews > 2 and page.url contains \"/c\"', j: count(page_viewed) / 4, k: 'segment(\"seg\")', \
+        l: 'segment(\"seg\") and session.pageviews > 2', m: time_on_page >= 10s, \
+        n: 'count(page_viewed) > 3 and time_on_page != 0s and segment(\"seg\")'}";
 
     fn scenario() -> Scenario {
         let text = format!(
             "name: s\nsegments:\n  - {{id: seg, when: session.pageviews > 3}}\noutcomes:\n  - id: o\n    \
              achieved_when: event.name == \"buy\"\n    predictor:\n      features: {FEATURES}\n      \
-             weights: {{a: 0.5, b: -0.25, c: 1, d: 0.125, e: 1, f: 2, g: 0.5, h: 3, i: -2, j: 0.75, k: 1.5}}\n      bias: -1\n"
+             weights: {{a: 0.5, b: -0.25, c: 1, d: 0.125, e: 1, f: 2, g: 0.5, h: 3, i: -2, j: 0.75, k: 1.5, l: 0.5, m: -1, n: 2}}\n      bias: -1\n"
         );
         let loaded = load_str("s.yaml", &text);
         assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics.list);
@@ -628,12 +690,21 @@ mod tests {
         assert!(matches!(scorer.features[8], Feature::Flag(_)));
         assert!(matches!(scorer.features[9], Feature::Scaled { x: Source::Count(_), divide: true, .. }));
         assert!(matches!(scorer.features[10], Feature::Segment(_)));
+        assert!(matches!(&scorer.features[11], Feature::Conj(atoms) if atoms.len() == 2));
+        assert!(matches!(&scorer.features[12], Feature::Conj(atoms) if atoms.len() == 1));
+        assert!(matches!(&scorer.features[13], Feature::Conj(atoms) if atoms.len() == 3));
         assert_eq!(scorer.blocks[0].run, Some(0));
-        for ctx in contexts() {
+        for (k, ctx) in contexts().into_iter().enumerate() {
             let mut scratch = Scratch::default();
             scorer.features(&ctx, &mut scratch);
             let expected: Vec<f64> = p.features.iter().map(|f| f.node.eval(&ctx).unwrap_or(0.0)).collect();
             assert_eq!(scratch.x, expected);
+            // The conjunctions hold in the first context and fail in the second (nothing there).
+            match k {
+                0 => assert_eq!(expected[11..], [1.0; 3]),
+                1 => assert_eq!(expected[11..], [0.0; 3]),
+                _ => {}
+            }
             let mut scores = vec![LogitPair::default(); scorer.pairs()];
             scorer.update(&mut scratch, &mut scores);
             let z = p.bias + p.features.iter().zip(&expected).map(|(f, v)| f.weight * v).sum::<f64>();
@@ -641,8 +712,9 @@ mod tests {
         }
     }
 
-    fn contexts() -> [TestCtx; 4] {
+    fn contexts() -> [TestCtx; 5] {
         [
+            at(5.0, Some(20_000), None),
             at(0.0, None, None),
             at(7.0, Some(0), Some("https://x.example/checkout")),
             at(3.0, Some(12_345), Some("https://x.example/a/c")),
