@@ -83,6 +83,12 @@ pub struct ReplayArgs {
     pub max_gap: Option<Millis>,
 }
 
+/// Names the file an I/O error happened on (`error: cannot write out/x.html: ...`),
+/// keeping its kind, so that a closed pipe still ends the command quietly.
+fn naming<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> std::io::Error + 'p {
+    move |e| std::io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
 /// Threads a command may use: `--threads N`, or every core when absent or 0.
 fn thread_count(threads: Option<usize>) -> usize {
     match threads {
@@ -245,7 +251,7 @@ pub fn explain(
     if let (Some(path), Ok(_)) = (html, &result)
         && ex.events_seen() > 0
     {
-        crate::report::html::write_visitor_report(&sc, path, &sample, visitor)?;
+        crate::report::html::write_visitor_report(&sc, path, &sample, visitor).map_err(naming("cannot write", path))?;
     }
     match result {
         Err((stop, text)) => {
@@ -265,7 +271,8 @@ pub fn scenario_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)?
+            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(naming("cannot read the folder", p))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
@@ -338,7 +345,7 @@ pub fn test(out: &mut dyn Write, paths: &[PathBuf], junit: Option<&Path>) -> std
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
     let passed = results.len() - failed;
     if let Some(junit) = junit {
-        std::fs::write(junit, junit_xml(&results))?;
+        std::fs::write(junit, junit_xml(&results)).map_err(naming("cannot write", junit))?;
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
     Ok(if failed > 0 { exit::FAILED } else { exit::OK })
@@ -493,7 +500,8 @@ pub fn generate(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std
     let mut stdout_out;
     let sink: &mut dyn Write = match &args.out {
         Some(path) => {
-            file_out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+            let file = std::fs::File::create(path).map_err(naming("cannot write", path))?;
+            file_out = std::io::BufWriter::with_capacity(1 << 16, file);
             &mut file_out
         }
         None => {
@@ -649,15 +657,18 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .map_err(std::io::Error::other)?;
+    // The folder first: a path that cannot be one should not surface after the runs.
+    let dir = args.out.clone().unwrap_or_else(|| Path::new("out").join(format!("{}-sweep", base.name)));
+    std::fs::create_dir_all(&dir).map_err(naming("cannot create the folder", &dir))?;
     let started = std::time::Instant::now();
     let results: Vec<crate::sweep::RowResult> =
         pool.install(|| rows[slice.clone()].par_iter().map(|row| crate::sweep::run_row(&args.file, row)).collect());
-    let dir = args.out.clone().unwrap_or_else(|| Path::new("out").join(format!("{}-sweep", base.name)));
-    std::fs::create_dir_all(&dir)?;
     let header = args.shard.is_none_or(|(i, _)| i == 0);
     let (csv, jsonl) = crate::sweep::render(&base, &plan, &results, header);
-    std::fs::write(dir.join("sweep.csv"), csv)?;
-    std::fs::write(dir.join("sweep.jsonl"), jsonl)?;
+    for (name, text) in [("sweep.csv", csv), ("sweep.jsonl", jsonl)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(naming("cannot write", &path))?;
+    }
     let failed = results.iter().filter(|r| r.error.is_some()).count();
     if !args.quiet {
         writeln!(
@@ -900,7 +911,7 @@ pub fn import_genesys(
     let code = crate::import::import_genesys(paths, &mut yaml, err)?;
     if code == exit::OK {
         match path {
-            Some(p) => std::fs::write(p, &yaml)?,
+            Some(p) => std::fs::write(p, &yaml).map_err(naming("cannot write", p))?,
             None => out.write_all(&yaml)?,
         }
     }

@@ -265,6 +265,46 @@ fn bad_flag_values_exit_2_and_say_why() {
     }
 }
 
+/// An output that cannot be written is an error naming the path, exit 1; a sweep
+/// finds out before it runs anything.
+#[test]
+fn unwritable_outputs_are_named() {
+    let dir = TempDir::new("unwritable");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let (file, missing) = (file.to_str().unwrap(), missing.to_str().unwrap());
+    let html = format!("{missing}/v.html");
+    let junit = format!("{missing}/j.xml");
+    let events = format!("{missing}/e.jsonl");
+    for (args, says) in [
+        (
+            vec![
+                "explain",
+                "scenarios/shop.yaml",
+                "--events",
+                "tests/events/shop_journeys.jsonl",
+                "--visitor",
+                "c-1",
+                "--html",
+                &html,
+            ],
+            format!("error: cannot write {html}: "),
+        ),
+        (vec!["test", "scenarios/shop.yaml", "--junit", &junit], format!("error: cannot write {junit}: ")),
+        (vec!["generate", "scenarios/shop.yaml", "--out", &events], format!("error: cannot write {events}: ")),
+        (
+            vec!["sweep", "scenarios/shop.yaml", "--set", "seed=1,2", "--out", file, "--quiet"],
+            format!("error: cannot create the folder {file}: "),
+        ),
+    ] {
+        let o = pesim(&args);
+        assert_no_panic(&o);
+        assert_eq!(code(&o), 1, "pesim {args:?}:\n{}", stderr(&o));
+        assert!(stderr(&o).contains(&says), "pesim {args:?}:\n{}", stderr(&o));
+    }
+}
+
 #[test]
 fn schema_is_json_with_every_section() {
     let o = pesim(&["schema"]);
