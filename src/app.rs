@@ -103,6 +103,11 @@ fn open_events(path: &Path) -> std::io::Result<Box<dyn std::io::BufRead + Send>>
         return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
     }
     let f = std::fs::File::open(path)?;
+    // A folder opens on Unix and fails only at the first read, which would be
+    // reported as an invalid line 1.
+    if f.metadata()?.is_dir() {
+        return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a folder, not a file of events"));
+    }
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
 }
 

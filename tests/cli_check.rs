@@ -305,6 +305,21 @@ fn unwritable_outputs_are_named() {
     }
 }
 
+/// A folder given as the events is named as such, not read as an invalid line 1.
+#[test]
+fn a_folder_of_events_is_an_error_of_the_path() {
+    for command in ["replay", "explain"] {
+        let mut args = vec![command, "scenarios/shop.yaml", "--events", "scenarios/"];
+        if command == "explain" {
+            args.extend(["--visitor", "c-1"]);
+        }
+        let o = pesim(&args);
+        assert_no_panic(&o);
+        assert_eq!(code(&o), 1, "pesim {args:?}:\n{}", stderr(&o));
+        assert_eq!(stderr(&o), "error: cannot read scenarios/: it is a folder, not a file of events\n");
+    }
+}
+
 #[test]
 fn schema_is_json_with_every_section() {
     let o = pesim(&["schema"]);
