@@ -612,6 +612,19 @@ pub fn parse_lambda(text: &str) -> Result<f64, String> {
     }
 }
 
+/// The most threads `--threads` may ask for: beyond the cores they only cost,
+/// and a pool of 50,000 took longer to start than the run itself.
+pub const MAX_THREADS: usize = 1024;
+
+/// Parses `--threads`: 0 (every core) to [`MAX_THREADS`].
+pub fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n <= MAX_THREADS => Ok(n),
+        Ok(_) => Err(format!("at most {MAX_THREADS} threads (0: one per core)")),
+        Err(_) => Err(format!("`{text}` is not a whole number of threads")),
+    }
+}
+
 /// Parses `I/N` for `--shard`.
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let (i, n) = text.split_once('/').ok_or("write the shard as I/N, e.g. 0/4")?;

@@ -48,7 +48,7 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Worker threads (outputs are identical for any value).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = app::parse_threads)]
         threads: Option<usize>,
         /// Override a scenario value, e.g. pureconnect.pacing_rate_ms=3000 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -86,7 +86,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         runs: u64,
         /// Worker threads (default: every core); rows are identical for any value.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = app::parse_threads)]
         threads: Option<usize>,
         /// Run the I-th of N slices (0-based), e.g. 0/4.
         #[arg(long, value_name = "I/N", value_parser = app::parse_shard)]
@@ -157,7 +157,7 @@ enum Command {
         responses: ResponsesArg,
         /// Threads (default: every core). 1 does everything on one thread; more read and
         /// parse the events, and write decisions.jsonl, beside the rules. Outputs are identical.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = app::parse_threads)]
         threads: Option<usize>,
         /// Reject an event more than this after the one before it (or after the
         /// scenario's start), as a likely wrong date: e.g. 30d, 36h, or `none`.

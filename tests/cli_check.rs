@@ -255,6 +255,11 @@ fn bad_flag_values_exit_2_and_say_why() {
             ["sweep", "scenarios/shop.yaml", "--set", "seed=1", "--shard", "3/2"].map(String::from).to_vec(),
             "I must be in 0..N",
         ),
+        (["run", "scenarios/shop.yaml", "--threads", "50000"].map(String::from).to_vec(), "at most 1024 threads"),
+        (
+            ["replay", "scenarios/shop.yaml", "--events", "x.jsonl", "--threads", "two"].map(String::from).to_vec(),
+            "not a whole number",
+        ),
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = pesim(&args);
