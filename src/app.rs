@@ -658,6 +658,22 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
         Some(sc) => sc,
         None => return Ok(exit::FAILED),
     };
+    // Counted before any row is made: `--runs 1000000000` would fill the memory first.
+    let total = plan.row_count().unwrap_or(usize::MAX);
+    let slice = match args.shard {
+        Some((i, n)) => crate::sweep::shard_range(total, i, n),
+        None => 0..total,
+    };
+    if slice.len() > crate::sweep::MAX_ROWS {
+        writeln!(
+            err,
+            "error: this sweep would make {} rows here; one process runs at most {}\n  \
+             help: fewer settings or --runs, or split it with --shard I/N (README: \"Sweeps, and scaling past one machine\")",
+            if total == usize::MAX { "more than 2^64".to_string() } else { slice.len().to_string() },
+            crate::sweep::MAX_ROWS
+        )?;
+        return Ok(exit::USAGE);
+    }
     for combo in plan.combinations() {
         let loaded = config::load_with(&args.file, None, &combo);
         if loaded.diagnostics.has_errors() || loaded.scenario.is_none() {
@@ -666,11 +682,7 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
             return Ok(exit::FAILED);
         }
     }
-    let rows = plan.rows(base.seed);
-    let slice = match args.shard {
-        Some((i, n)) => crate::sweep::shard_range(rows.len(), i, n),
-        None => 0..rows.len(),
-    };
+    let rows = plan.rows_in(slice, base.seed);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -680,7 +692,7 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
     std::fs::create_dir_all(&dir).map_err(naming("cannot create the folder", &dir))?;
     let started = std::time::Instant::now();
     let results: Vec<crate::sweep::RowResult> =
-        pool.install(|| rows[slice.clone()].par_iter().map(|row| crate::sweep::run_row(&args.file, row)).collect());
+        pool.install(|| rows.par_iter().map(|row| crate::sweep::run_row(&args.file, row)).collect());
     let header = args.shard.is_none_or(|(i, _)| i == 0);
     let (csv, jsonl) = crate::sweep::render(&base, &plan, &results, header);
     for (name, text) in [("sweep.csv", csv), ("sweep.jsonl", jsonl)] {
@@ -695,7 +707,7 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
             results.len(),
             plan.combinations().len(),
             plan.runs,
-            args.shard.map_or(String::new(), |(i, n)| format!(", shard {i}/{n} of {} rows", rows.len())),
+            args.shard.map_or(String::new(), |(i, n)| format!(", shard {i}/{n} of {total} rows")),
             started.elapsed().as_secs_f64(),
             failed,
             dir.display()

@@ -56,6 +56,10 @@ pub struct Plan {
     pub runs: u64,
 }
 
+/// The most rows one process runs (a shard's, or a whole sweep's): at a
+/// second a run, a million is days on one machine; past that, shards.
+pub const MAX_ROWS: usize = 1_000_000;
+
 /// One run of a sweep.
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -88,15 +92,24 @@ impl Plan {
         combos
     }
 
+    /// Rows in all: combinations × runs (`None` when that does not fit a `usize`).
+    pub fn row_count(&self) -> Option<usize> {
+        let runs = usize::try_from(self.runs.max(1)).ok()?;
+        self.axes.iter().try_fold(runs, |n, axis| n.checked_mul(axis.values.len()))
+    }
+
     /// All rows in order: each combination with seeds `base`, `base+1`, ...
     pub fn rows(&self, base_seed: u64) -> Vec<Row> {
-        let mut rows = Vec::new();
-        for sets in self.combinations() {
-            for r in 0..self.runs {
-                rows.push(Row { index: rows.len(), sets: sets.clone(), seed: base_seed.wrapping_add(r) });
-            }
-        }
-        rows
+        self.rows_in(0..self.row_count().unwrap_or(0), base_seed)
+    }
+
+    /// The rows `range` of [`Plan::rows`], made alone: a shard holds only its own.
+    pub fn rows_in(&self, range: std::ops::Range<usize>, base_seed: u64) -> Vec<Row> {
+        let combos = self.combinations();
+        let runs = self.runs.max(1) as usize;
+        range
+            .map(|i| Row { index: i, sets: combos[i / runs].clone(), seed: base_seed.wrapping_add((i % runs) as u64) })
+            .collect()
     }
 }
 
@@ -239,6 +252,24 @@ mod tests {
         assert_eq!(axes[2].values, ["'a,b'", "c"]);
         assert!(parse_axes(&["novalue".into()]).is_err());
         assert!(parse_axes(&["k=1,,2".into()]).is_err());
+    }
+
+    #[test]
+    fn a_slice_of_rows_is_that_slice_of_all_rows() {
+        let plan = Plan::new(parse_axes(&["a=1,2,3".into(), "b=x,y".into()]).unwrap(), 3);
+        assert_eq!(plan.row_count(), Some(18));
+        let all = plan.rows(5);
+        assert_eq!(all.len(), 18);
+        for range in [0..18, 4..11, 17..18, 9..9] {
+            let part = plan.rows_in(range.clone(), 5);
+            let expect = &all[range];
+            assert_eq!(part.len(), expect.len());
+            for (p, e) in part.iter().zip(expect) {
+                assert_eq!((p.index, &p.sets, p.seed), (e.index, &e.sets, e.seed));
+            }
+        }
+        let huge = Plan::new(parse_axes(&["a=1,2".into()]).unwrap(), u64::MAX);
+        assert_eq!(huge.row_count(), None);
     }
 
     #[test]

@@ -310,6 +310,27 @@ fn unwritable_outputs_are_named() {
     }
 }
 
+/// A sweep too large for one process is refused before any row is made (a billion
+/// rows used to be made, and fill the memory, before the first run); a shard of it is fine.
+#[test]
+fn a_sweep_larger_than_one_process_takes_asks_for_shards() {
+    let o = pesim(&["sweep", "scenarios/shop.yaml", "--set", "seed=1,2", "--runs", "1000000000", "--quiet"]);
+    assert_no_panic(&o);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: this sweep would make 2000000000 rows here; one process runs at most 1000000\n")
+    );
+    assert!(stderr(&o).contains("--shard I/N"), "{}", stderr(&o));
+    let dir = TempDir::new("huge-sweep");
+    let out = dir.path().to_str().unwrap();
+    let args = ["sweep", "scenarios/shop.yaml", "--set", "seed=1,2", "--runs", "1000000000"];
+    let o = pesim(&[&args[..], &["--shard", "5/400000000", "--out", out, "--quiet"]].concat());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let csv = fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
+    let runs: Vec<&str> = csv.lines().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(runs, ["25", "26", "27", "28", "29"], "rows 25..30 of 2,000,000,000");
+}
+
 /// A folder given as the events is named as such, not read as an invalid line 1.
 #[test]
 fn a_folder_of_events_is_an_error_of_the_path() {
