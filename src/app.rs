@@ -659,18 +659,23 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
         None => return Ok(exit::FAILED),
     };
     // Counted before any row is made: `--runs 1000000000` would fill the memory first.
-    let total = plan.row_count().unwrap_or(usize::MAX);
+    let help = "help: fewer settings or --runs, or split it with --shard I/N \
+                (README: \"Sweeps, and scaling past one machine\")";
+    let Some(total) = plan.row_count() else {
+        // Shards of it could not be numbered: refused even with --shard.
+        writeln!(err, "error: this sweep has more rows than can be numbered (over 2^64)\n  {help}")?;
+        return Ok(exit::USAGE);
+    };
     let slice = match args.shard {
         Some((i, n)) => crate::sweep::shard_range(total, i, n),
         None => 0..total,
     };
     if slice.len() > crate::sweep::MAX_ROWS {
+        let most = crate::sweep::MAX_ROWS;
         writeln!(
             err,
-            "error: this sweep would make {} rows here; one process runs at most {}\n  \
-             help: fewer settings or --runs, or split it with --shard I/N (README: \"Sweeps, and scaling past one machine\")",
-            if total == usize::MAX { "more than 2^64".to_string() } else { slice.len().to_string() },
-            crate::sweep::MAX_ROWS
+            "error: this sweep would make {} rows here; one process runs at most {most}\n  {help}",
+            slice.len()
         )?;
         return Ok(exit::USAGE);
     }

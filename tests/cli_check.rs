@@ -321,6 +321,16 @@ fn a_sweep_larger_than_one_process_takes_asks_for_shards() {
         stderr(&o).starts_with("error: this sweep would make 2000000000 rows here; one process runs at most 1000000\n")
     );
     assert!(stderr(&o).contains("--shard I/N"), "{}", stderr(&o));
+    // Past 2^64 rows no shard can be numbered, so none runs.
+    let max = u64::MAX.to_string();
+    let o =
+        pesim(&["sweep", "scenarios/shop.yaml", "--set", "seed=1,2", "--runs", &max, "--shard", "0/100000000000000"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: this sweep has more rows than can be numbered (over 2^64)\n"),
+        "{}",
+        stderr(&o)
+    );
     let dir = TempDir::new("huge-sweep");
     let out = dir.path().to_str().unwrap();
     let args = ["sweep", "scenarios/shop.yaml", "--set", "seed=1,2", "--runs", "1000000000"];
