@@ -63,17 +63,17 @@ pub fn parse(src: &str) -> Result<Expr, DslError> {
 
 /// Rejects a condition of more than [`MAX_OPERATORS`] operators and nested
 /// expressions, at the one that crosses the limit, before anything recursive
-/// walks it (`flatten` walks the parse tree without recursion).
+/// walks it (`flatten` walks the parse tree without recursion). In the flat
+/// grammar an `expr`'s children are its operators and its operands
+/// (`postfix_expr`), so operators need no list of their own.
 fn check_size(pairs: Pairs<'_, Rule>) -> Result<(), DslError> {
     let mut count = 0;
-    for pair in pairs.flatten() {
-        let nests = match pair.as_rule() {
-            // The top-level `expr` is the condition itself.
-            Rule::expr => count > 0 || pair.as_span().start() > 0,
-            Rule::not_op | Rule::neg => true,
-            rule => PRATT_INFIX.contains(&rule),
-        };
-        if nests {
+    let exprs = pairs.flatten().filter(|p| p.as_rule() == Rule::expr);
+    for (k, expr) in exprs.enumerate() {
+        // The first in pre-order is the condition itself; the others nest in it.
+        let nested = (k > 0).then(|| expr.clone());
+        let operators = expr.into_inner().filter(|p| p.as_rule() != Rule::postfix_expr);
+        for pair in nested.into_iter().chain(operators) {
             count += 1;
             if count > MAX_OPERATORS {
                 let at = pair.as_span();
@@ -88,36 +88,6 @@ fn check_size(pairs: Pairs<'_, Rule>) -> Result<(), DslError> {
     }
     Ok(())
 }
-
-/// Every infix operator's rule, as the Pratt table lists them.
-const PRATT_INFIX: &[Rule] = &[
-    Rule::or,
-    Rule::and,
-    Rule::eq,
-    Rule::ne,
-    Rule::lt,
-    Rule::le,
-    Rule::gt,
-    Rule::ge,
-    Rule::add,
-    Rule::sub,
-    Rule::mul,
-    Rule::div,
-    Rule::contains,
-    Rule::contains_any,
-    Rule::contains_all,
-    Rule::starts_with,
-    Rule::ends_with,
-    Rule::matches,
-    Rule::in_op,
-    Rule::not_contains,
-    Rule::not_contains_any,
-    Rule::not_contains_all,
-    Rule::not_starts_with,
-    Rule::not_ends_with,
-    Rule::not_matches,
-    Rule::not_in,
-];
 
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();

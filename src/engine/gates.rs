@@ -89,8 +89,9 @@ pub fn offer_gate(g: &GateInput<'_>, trace: &mut dyn FnMut(Gate, bool)) -> Resul
         return Ok(Route { target: open_targets(g).next(), seen: None });
     }
     check(Gate::Agents, with_agents(g).next().is_some(), BlockingReason::NoAvailableAgents)?;
-    check(Gate::ServiceLevel, within_max_ewt(g).next().is_some(), BlockingReason::ServiceLevelThrottling)?;
-    Ok(route(within_max_ewt(g)))
+    let route = route(within_max_ewt(g));
+    check(Gate::ServiceLevel, route.target.is_some(), BlockingReason::ServiceLevelThrottling)?;
+    Ok(route)
 }
 
 /// Gate 1: `page_url` holds on the current page (no `page_url`: any page).

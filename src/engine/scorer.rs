@@ -161,6 +161,14 @@ impl Atom {
         }
     }
 
+    /// A condition as atoms that must all hold: an `and` of atoms, or one.
+    fn all_of(cond: &BoolNode) -> Option<Box<[Atom]>> {
+        match cond {
+            BoolNode::And(items) => items.iter().map(Atom::of).collect(),
+            one => Atom::of(one).map(|atom| Box::new([atom]) as Box<[Atom]>),
+        }
+    }
+
     #[inline(always)]
     fn holds<C: Context + ?Sized>(&self, ctx: &C) -> bool {
         match *self {
@@ -335,15 +343,10 @@ impl Feature {
                 BoolNode::StrTest { lhs: StrNode::Field(field), negated, test: StrTest::ContainsLit(needle) } => {
                     Feature::Contains { field: *field, needle: needle.clone(), negated: *negated }
                 }
-                BoolNode::And(items) => match items.iter().map(Atom::of).collect::<Option<Box<[Atom]>>>() {
+                other => match Atom::all_of(other) {
                     Some(atoms) => Feature::Conj(atoms),
-                    None => Feature::Flag((**cond).clone()),
+                    None => Feature::Flag(other.clone()),
                 },
-                cmp @ BoolNode::NumCmpConst { .. } => match Atom::of(cmp) {
-                    Some(atom) => Feature::Conj(Box::new([atom])),
-                    None => Feature::Flag(cmp.clone()),
-                },
-                other => Feature::Flag(other.clone()),
             },
             other => Feature::Expr(other.clone()),
         }
