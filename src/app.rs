@@ -591,6 +591,22 @@ pub struct SweepArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaxGap(pub Option<Millis>);
 
+impl Default for MaxGap {
+    fn default() -> Self {
+        MaxGap(Some(crate::events::DEFAULT_MAX_GAP))
+    }
+}
+
+/// As `--max-gap` is written (the help shows the default so).
+impl std::fmt::Display for MaxGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(gap) => write!(f, "{gap}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 /// Parses `--max-gap`: a duration such as `7d` or `36h`, or `none`.
 pub fn parse_max_gap(text: &str) -> Result<MaxGap, String> {
     if text == "none" {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use pesim::app;
 use pesim::engine::Responses;
 
@@ -13,6 +13,15 @@ use pesim::engine::Responses;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--max-gap`, shared by the commands that read event files.
+#[derive(Args)]
+struct GapArg {
+    /// Reject an event more than this after the one before it (or after the
+    /// scenario's start), as a likely wrong date: e.g. 30d, 36h, or `none`.
+    #[arg(long, value_name = "DURATION", default_value_t = app::MaxGap::default(), value_parser = app::parse_max_gap)]
+    max_gap: app::MaxGap,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -127,10 +136,8 @@ enum Command {
         /// Write the block into the scenario file instead of printing it.
         #[arg(long)]
         write: bool,
-        /// With --events: reject an event more than this after the one before it (or after the
-        /// scenario's start), as a likely wrong date: e.g. 30d, 36h, or `none`.
-        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = app::parse_max_gap)]
-        max_gap: app::MaxGap,
+        #[command(flatten)]
+        gap: GapArg,
     },
     /// Feed recorded tracking events through a scenario's rules and availability model.
     #[command(
@@ -159,10 +166,8 @@ enum Command {
         /// parse the events, and write decisions.jsonl, beside the rules. Outputs are identical.
         #[arg(long, value_name = "N", value_parser = app::parse_threads)]
         threads: Option<usize>,
-        /// Reject an event more than this after the one before it (or after the
-        /// scenario's start), as a likely wrong date: e.g. 30d, 36h, or `none`.
-        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = app::parse_max_gap)]
-        max_gap: app::MaxGap,
+        #[command(flatten)]
+        gap: GapArg,
     },
     /// Show, event by event, what the rules did for one visitor.
     #[command(
@@ -178,10 +183,8 @@ enum Command {
         /// Also write the visitor's journey map as a self-contained HTML file.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
-        /// Reject an event more than this after the one before it (or after the
-        /// scenario's start), as a likely wrong date: e.g. 30d, 36h, or `none`.
-        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = app::parse_max_gap)]
-        max_gap: app::MaxGap,
+        #[command(flatten)]
+        gap: GapArg,
     },
     /// Run the `cases` of scenario files; a folder means every *.yaml in it.
     #[command(after_help = "Example:\n  pesim test scenarios/ --junit out/pesim-junit.xml\n\n\
@@ -232,9 +235,9 @@ fn main() -> ExitCode {
             let args = app::SweepArgs { file, sets, runs, threads, shard, out: dir, quiet };
             app::sweep(&mut out, &mut err, &args)
         }
-        Command::Train { file, outcome, sessions, features, events, seed, lambda, write, max_gap } => {
-            let args =
-                app::TrainArgs { file, outcome, sessions, features, events, seed, lambda, write, max_gap: max_gap.0 };
+        Command::Train { file, outcome, sessions, features, events, seed, lambda, write, gap } => {
+            let max_gap = gap.max_gap.0;
+            let args = app::TrainArgs { file, outcome, sessions, features, events, seed, lambda, write, max_gap };
             app::train(&mut out, &mut err, &args)
         }
         Command::Import(ImportCommand::Genesys { paths, out: path }) => {
@@ -244,17 +247,17 @@ fn main() -> ExitCode {
             let args = app::RunArgs { file, out: path, seed, sets, quiet: true };
             app::generate(&mut out, &mut err, &args)
         }
-        Command::Replay { file, events, out: dir, skip_invalid, quiet, responses, threads, max_gap } => {
+        Command::Replay { file, events, out: dir, skip_invalid, quiet, responses, threads, gap } => {
             let responses = match responses {
                 ResponsesArg::Model => Responses::Model,
                 ResponsesArg::Recorded => Responses::Recorded,
             };
-            let args =
-                app::ReplayArgs { file, events, out: dir, skip_invalid, quiet, responses, threads, max_gap: max_gap.0 };
+            let max_gap = gap.max_gap.0;
+            let args = app::ReplayArgs { file, events, out: dir, skip_invalid, quiet, responses, threads, max_gap };
             app::replay(&mut out, &mut err, &args)
         }
-        Command::Explain { file, events, visitor, html, max_gap } => {
-            app::explain(&mut out, &mut err, &file, &events, &visitor, html.as_deref(), max_gap.0)
+        Command::Explain { file, events, visitor, html, gap } => {
+            app::explain(&mut out, &mut err, &file, &events, &visitor, html.as_deref(), gap.max_gap.0)
         }
         Command::Test { paths, junit } => app::test(&mut out, &paths, junit.as_deref()),
         Command::Schema => app::schema(&mut out),
