@@ -433,6 +433,102 @@ impl StrNode {
     }
 }
 
+/// One input a condition reads, as [`BoolNode::for_each_read`] reports it: the
+/// engine turns these into the set of changes that can flip the condition, so
+/// that an event which changes none of them does not evaluate it again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Read {
+    Str(StrField),
+    Num(NumField),
+    Dur(DurField),
+    Bool(BoolField),
+    Dyn(DynSrc),
+    Count(CountSlot),
+    Score(OutcomeId),
+    Segment(SegmentId),
+    Outcome(OutcomeId),
+    /// `event.name`, compared by id.
+    EventName,
+}
+
+impl BoolNode {
+    /// Calls `f` with every input the condition reads (repeats included).
+    pub fn for_each_read(&self, f: &mut dyn FnMut(Read)) {
+        match self {
+            BoolNode::Const(_) => {}
+            BoolNode::Field(b) => f(Read::Bool(*b)),
+            BoolNode::Dyn(src) => f(Read::Dyn(*src)),
+            BoolNode::Not(e) => e.for_each_read(f),
+            BoolNode::And(items) | BoolNode::Or(items) => items.iter().for_each(|e| e.for_each_read(f)),
+            BoolNode::EventIs { .. } => f(Read::EventName),
+            BoolNode::NumCmpConst { lhs, .. } => lhs.for_each_read(f),
+            BoolNode::NumCmp { lhs, rhs, .. } => {
+                lhs.for_each_read(f);
+                rhs.for_each_read(f);
+            }
+            BoolNode::StrCmpConst { lhs, .. } => lhs.for_each_read(f),
+            BoolNode::StrCmp { lhs, rhs, .. } => {
+                lhs.for_each_read(f);
+                rhs.for_each_read(f);
+            }
+            BoolNode::BoolCmp { lhs, rhs, .. } => {
+                lhs.for_each_read(f);
+                rhs.for_each_read(f);
+            }
+            BoolNode::StrTest { lhs, test, .. } => {
+                lhs.for_each_read(f);
+                match test {
+                    StrTest::Contains(n) | StrTest::StartsWith(n) | StrTest::EndsWith(n) => n.for_each_read(f),
+                    StrTest::ContainsLit(_)
+                    | StrTest::Matches(_)
+                    | StrTest::In(_)
+                    | StrTest::ContainsAny(_)
+                    | StrTest::ContainsAll(_) => {}
+                }
+            }
+            BoolNode::Segment(id) => f(Read::Segment(*id)),
+            BoolNode::OutcomeAchieved(id) => f(Read::Outcome(*id)),
+            BoolNode::Exists(p) => f(match p {
+                Presence::Str(s) => Read::Str(*s),
+                Presence::Num(n) => Read::Num(*n),
+                Presence::Dur(d) => Read::Dur(*d),
+                Presence::Bool(b) => Read::Bool(*b),
+                Presence::Dyn(src) => Read::Dyn(*src),
+            }),
+        }
+    }
+}
+
+impl NumNode {
+    fn for_each_read(&self, f: &mut dyn FnMut(Read)) {
+        match self {
+            NumNode::Const(_) => {}
+            NumNode::Field(n) => f(Read::Num(*n)),
+            NumNode::Dur(d) => f(Read::Dur(*d)),
+            NumNode::DynNum(src) | NumNode::DynDur(src) => f(Read::Dyn(*src)),
+            NumNode::Count(slot) => f(Read::Count(*slot)),
+            NumNode::Score(id, _) => f(Read::Score(*id)),
+            NumNode::Neg(e) => e.for_each_read(f),
+            NumNode::Arith(_, a, b) => {
+                a.for_each_read(f);
+                b.for_each_read(f);
+            }
+            NumNode::FromBool(b) => b.for_each_read(f),
+        }
+    }
+}
+
+impl StrNode {
+    fn for_each_read(&self, f: &mut dyn FnMut(Read)) {
+        match self {
+            StrNode::Const(_) => {}
+            StrNode::Field(s) => f(Read::Str(*s)),
+            StrNode::Dyn(src) => f(Read::Dyn(*src)),
+            StrNode::Lower(inner) => inner.for_each_read(f),
+        }
+    }
+}
+
 impl BoolNode {
     /// The event names this condition can only be true on, if it names any:
     /// `None` means it may hold on any event. Conservative: used to skip

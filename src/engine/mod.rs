@@ -6,6 +6,7 @@
 //! [`Engine::on_event`] and [`Engine::on_timer`] in time order, and the engine
 //! asks for timers and hands out decisions through a [`Sink`].
 
+pub mod changes;
 pub mod context;
 pub mod decision;
 pub mod dormant;
@@ -22,10 +23,11 @@ use crate::availability::Snapshots;
 use crate::clock::{Local, LocalClock, SimTime};
 use crate::config::Scenario;
 use crate::config::model::{ActionMapId, ActionState, Activation, MediaType, Persona, ResponseState, WorkgroupId};
-use crate::dsl::{OutcomeId, SegmentId};
+use crate::dsl::{CountSlot, OutcomeId, SegmentId};
 use crate::events::{Event, EventKind, LineError, TrackEvent};
 use crate::random;
 
+use changes::Changes;
 use context::EvalCtx;
 pub use decision::{Decision, DecisionKind, Seen};
 pub use gates::Gate;
@@ -140,6 +142,9 @@ pub struct Engine<'s> {
     trace: Option<Trace>,
     /// Report this outcome's predictor features at every event (`pesim train`).
     pub record_features: Option<OutcomeId>,
+    /// Added to every event's changes: [`Changes::ALL`] evaluates every open
+    /// condition at every event ([`Engine::evaluate_every_condition`]).
+    forced: Changes,
     /// Reused per event, so the steady state allocates nothing.
     scratch: Vec<u32>,
     /// The actions being gated (step 7), reused likewise.
@@ -171,12 +176,20 @@ impl<'s> Engine<'s> {
             trace_visitor: None,
             trace: None,
             record_features: None,
+            forced: Changes::NONE,
             scratch: Vec::new(),
             due: Vec::new(),
             spare: Vec::new(),
             scoring: scorer::Scratch::default(),
             recorded: Vec::new(),
         }
+    }
+
+    /// Turns off the skipping of conditions whose inputs did not change
+    /// ([`changes`]): every open condition is evaluated at every event. The
+    /// decisions are the same; tests compare the two.
+    pub fn evaluate_every_condition(&mut self) {
+        self.forced = Changes::ALL;
     }
 
     /// Records a [`Trace`] for every event of `customer` (for `explain`).
@@ -359,26 +372,37 @@ impl<'s> Engine<'s> {
         let life = &mut vis.life;
         let s = vis.session.as_deref_mut().expect("a session was just ensured");
 
-        // 2. State.
+        // 2. State, noting what of it changed.
+        let mut changed = std::mem::replace(&mut s.carry, Changes::NONE) | Changes::ALWAYS | self.forced;
         s.events += 1;
         s.last_event = now;
         if ev.is_pageview {
             s.pageviews += 1;
             life.pageviews += 1;
             s.page_since = now;
+            changed |= Changes::PAGEVIEWS;
         }
         if let Some(page) = &ev.page
             && (ev.is_pageview || s.page.is_none())
         {
             s.page = Some(page.clone());
+            changed |= Changes::PAGE;
         }
         for (part, values) in &ev.context {
             for (slot, value) in part.fields().zip(values.iter()) {
-                s.set_context(slot, value);
+                if s.set_context(slot, value) {
+                    changed |= Changes::context(slot);
+                }
             }
         }
         if ev.authenticated.is_some() {
+            if s.authenticated != ev.authenticated {
+                changed |= Changes::AUTH;
+            }
             s.authenticated = ev.authenticated;
+        }
+        if !ev.traits.is_empty() {
+            changed |= Changes::TRAITS;
         }
         for (sym, value) in &ev.traits {
             match life.traits.iter_mut().find(|(k, _)| k == sym) {
@@ -409,6 +433,7 @@ impl<'s> Engine<'s> {
             ),
         );
         for &slot in bumps.iter() {
+            changed |= Changes::count(CountSlot(slot));
             match rules.slots[slot as usize] {
                 rules::SlotRef::Session(i) => s.counts[i as usize] += 1,
                 rules::SlotRef::Visitor(i) => life.counts[i as usize] += 1,
@@ -418,14 +443,28 @@ impl<'s> Engine<'s> {
             sink.decision(Decision { time: now, customer: customer.clone(), session: number, kind });
         };
 
-        // 3. Outcomes (only those this event's name can make true).
+        // What steps 3 to 5 change, conditions evaluated before the change
+        // see at the session's next event.
+        let mut late = Changes::NONE;
+        // 3. Outcomes (only those this event's name can make true, and whose inputs changed).
         for i in rules.outcomes_by_event.for_event(ev.name) {
-            let o = &sc.outcomes[i];
-            if !s.outcomes[i]
-                && o.achieved_when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules })
-            {
+            if s.outcomes[i] {
+                continue;
+            }
+            let node = &sc.outcomes[i].achieved_when.node;
+            if !rules.outcome_reads[i].meets(changed) {
+                debug_assert!(
+                    !node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }),
+                    "outcome {i} was skipped, but it holds"
+                );
+                continue;
+            }
+            if node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }) {
                 s.outcomes[i] = true;
-                decide(sink, s.number, DecisionKind::OutcomeAchieved(OutcomeId(i as u32)));
+                let id = OutcomeId(i as u32);
+                changed |= Changes::outcome(id);
+                late |= Changes::outcome(id);
+                decide(sink, s.number, DecisionKind::OutcomeAchieved(id));
             }
         }
         // 4. Segments, in dependency order.
@@ -436,9 +475,18 @@ impl<'s> Engine<'s> {
             if assigned {
                 continue;
             }
-            let holds =
-                sc.segments[i].when.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
+            let node = &sc.segments[i].when.node;
+            if !rules.segment_reads[pos].meets(changed) {
+                debug_assert!(
+                    !node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }),
+                    "segment {i} was skipped, but it holds"
+                );
+                continue;
+            }
+            let holds = node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
             if holds {
+                changed |= Changes::segment(*id);
+                late |= Changes::segment(*id);
                 if let Some(c) = rules.customer[i] {
                     life.customer_segments[c.slot as usize] = Some(now);
                 } else {
@@ -452,6 +500,8 @@ impl<'s> Engine<'s> {
             let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
             rules.scorer.features(&ctx, &mut self.scoring);
             rules.scorer.update(&mut self.scoring, &mut s.scores);
+            changed |= Changes::SCORE;
+            late |= Changes::SCORE;
         }
         if let Some(o) = self.record_features
             && !s.outcomes[o.0 as usize]
@@ -477,6 +527,14 @@ impl<'s> Engine<'s> {
                 if tracing {
                     trace_triggers.push((ActionMapId(i as u32), None));
                 }
+                continue;
+            }
+            // `explain` shows every trigger's value: when tracing, nothing is skipped.
+            if !tracing && !rules.map_reads[i].meets(changed) {
+                debug_assert!(
+                    !m.trigger.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }),
+                    "the trigger of action map {i} was skipped, but it holds"
+                );
                 continue;
             }
             let holds = m.trigger.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
@@ -508,6 +566,7 @@ impl<'s> Engine<'s> {
                 }
             };
         }
+        s.carry = late;
         if let Some(t) = self.trace.as_mut() {
             t.triggers = trace_triggers;
         }
@@ -952,6 +1011,98 @@ mod tests {
         assert_eq!(quantile_of(&cuts, 0.6), Some(0.875));
         assert_eq!(quantile_of(&cuts, 0.9), Some(1.0));
         assert_eq!(quantile_of(&[0.5], 0.6), None);
+    }
+
+    const START: &str = "2026-03-02T10:00:00Z";
+
+    /// The event at `secs` after the scenario's start: a pageview of `url`, or a custom event.
+    fn event_at(sc: &Scenario, secs: i64, name: &str, url: Option<&str>) -> Event {
+        let mut ev = TrackEvent::named(&sc.interner, name);
+        if let Some(url) = url {
+            ev.is_pageview = true;
+            ev.page = Some(Arc::new(crate::events::Page::from_url(&format!("https://x.example{url}"))));
+        }
+        let start = SimTime::from_timestamp(START.parse().unwrap());
+        Event {
+            time: SimTime(start.0 + secs * 1000),
+            customer: "c".into(),
+            kind: EventKind::Track(Box::new(ev)),
+            line: 0,
+        }
+    }
+
+    /// Decisions, as (seconds after the start, kind).
+    #[derive(Default)]
+    struct Decisions(Vec<(i64, DecisionKind)>, i64);
+    impl Sink for Decisions {
+        fn decision(&mut self, d: Decision) {
+            self.0.push(((d.time.0 - self.1) / 1000, d.kind));
+        }
+        fn schedule(&mut self, _: SimTime, _: Timer) {}
+    }
+
+    #[test]
+    fn a_change_late_in_an_event_reaches_conditions_evaluated_before_it() {
+        // The outcome (step 3) reads a segment that is assigned later, in step 4, of
+        // the second pageview. The third event changes nothing the outcome reads:
+        // the outcome must still be evaluated then, and hold.
+        let text = r#"
+name: late
+start: 2026-03-02T10:00:00Z
+segments:
+  - id: browsing
+    when: session.pageviews >= 2
+outcomes:
+  - id: engaged
+    achieved_when: segment("browsing")
+"#;
+        let sc = crate::config::load_str("late.yaml", text).scenario.expect("valid");
+        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
+        let cc = crate::availability::ContactCenter::new(&sc, &[]);
+        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
+        for ev in [event_at(&sc, 0, "page_viewed", Some("/a")), event_at(&sc, 10, "page_viewed", Some("/b"))] {
+            engine.on_event(&ev, &cc, &mut out).unwrap();
+        }
+        assert_eq!(out.0, [(10, DecisionKind::SegmentAssigned(SegmentId(0)))]);
+        engine.on_event(&event_at(&sc, 20, "click", None), &cc, &mut out).unwrap();
+        assert_eq!(out.0[1..], [(20, DecisionKind::OutcomeAchieved(OutcomeId(0)))]);
+    }
+
+    #[test]
+    fn conditions_whose_inputs_did_not_change_are_not_evaluated_again() {
+        // Counted by what the conditions read: a segment on the visit context is
+        // evaluated at the session's first event; a custom event leaves it alone,
+        // a pageview's counters re-evaluate the other.
+        let text = r#"
+name: skip
+start: 2026-03-02T10:00:00Z
+segments:
+  - id: mobile
+    when: device.category == "mobile"
+  - id: deep
+    when: session.pageviews >= 3
+  - id: late_night
+    when: now.hour >= 22
+action_maps:
+  - id: offer
+    trigger: segment("deep")
+    action: {type: content_offer}
+"#;
+        let sc = crate::config::load_str("skip.yaml", text).scenario.expect("valid");
+        let rules = Rules::new(&sc);
+        let seg = |id: &str| SegmentId(sc.segments.iter().position(|s| s.id == id).unwrap() as u32);
+        let reads = |id: &str| rules.segment_reads[sc.segment_order.iter().position(|s| *s == seg(id)).unwrap()];
+        let custom = Changes::ALWAYS;
+        let pageview = Changes::ALWAYS | Changes::PAGEVIEWS | Changes::PAGE;
+        assert!(!reads("mobile").meets(custom) && !reads("mobile").meets(pageview));
+        let device = crate::events::context_index(crate::dsl::fields::StrField::DeviceCategory).unwrap();
+        assert!(reads("mobile").meets(Changes::context(device)));
+        assert!(!reads("deep").meets(custom) && reads("deep").meets(pageview));
+        // The clock moves with every event.
+        assert!(reads("late_night").meets(custom));
+        // The trigger waits for the segment's assignment.
+        assert!(!rules.map_reads[0].meets(pageview));
+        assert!(rules.map_reads[0].meets(Changes::segment(seg("deep"))));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::config::model::Scope;
 use crate::dsl::Sym;
 use crate::dsl::ast::CountScope;
 
+use super::changes::{self, Changes};
 use super::context::context_slots;
 use super::state::Lifetime;
 
@@ -41,6 +42,11 @@ pub struct Rules {
     pub outcomes_by_event: EventIndex,
     pub segments_by_event: EventIndex,
     pub maps_by_event: EventIndex,
+    /// What can flip each outcome, segment (by position in dependency order)
+    /// and trigger ([`super::changes`]).
+    pub outcome_reads: Vec<Changes>,
+    pub segment_reads: Vec<Changes>,
+    pub map_reads: Vec<Changes>,
     /// The outcomes' predictors.
     pub scorer: super::scorer::Scorer,
 }
@@ -164,6 +170,14 @@ impl Rules {
             outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),
             segments_by_event: EventIndex::build(sc.segment_order.iter().map(|id| &sc.segment(*id).when.node)),
             maps_by_event: EventIndex::build(sc.action_maps.iter().map(|m| &m.trigger.node)),
+            outcome_reads: sc.outcomes.iter().map(|o| changes::reads(sc, &o.achieved_when.node, false)).collect(),
+            segment_reads: sc
+                .segment_order
+                .iter()
+                .map(|id| changes::reads(sc, &sc.segment(*id).when.node, changes::segment_expires(sc, *id)))
+                .collect(),
+            // A map that opens at `start` was not evaluated before it: it cannot wait for a change.
+            map_reads: sc.action_maps.iter().map(|m| changes::reads(sc, &m.trigger.node, m.start.is_some())).collect(),
             slots,
             session_slots: session_slots as usize,
             visitor_slots: visitor_slots as usize,

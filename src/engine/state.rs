@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::changes::Changes;
 use crate::clock::SimTime;
 use crate::config::model::{ActionMapId, BlockingReason, MediaType, WorkgroupId};
 use crate::dsl::{DynValue, Sym};
@@ -289,6 +290,9 @@ pub struct Session {
     /// False only when no map is `Pending`: lets an event skip scanning the
     /// maps (set whenever one becomes pending, cleared by a scan that finds none).
     pub maybe_pending: bool,
+    /// Changes made late in the last event's steps, which conditions evaluated
+    /// before them have not seen yet ([`super::changes`]); everything in a new session.
+    pub carry: Changes,
     /// The action map with an open offer (or unfinished chat), per media slot.
     pub open: [Option<ActionMapId>; 3],
     /// A chat of this session reached an agent (frequency cap `after_conversation`).
@@ -333,6 +337,7 @@ impl Session {
             scores: vec![LogitPair::default(); shape.score_pairs].into(),
             maps: MapStates::default(),
             maybe_pending: false,
+            carry: Changes::ALL,
             open: [None; 3],
             engaged: false,
             rejected: [false; 3],
@@ -360,6 +365,7 @@ impl Session {
         self.scores.fill(LogitPair::default());
         self.maps.clear();
         self.maybe_pending = false;
+        self.carry = Changes::ALL;
         self.open = [None; 3];
         self.engaged = false;
         self.rejected = [false; 3];
@@ -375,8 +381,10 @@ impl Session {
     }
 
     /// Sets a visit-context value; an unchanged text is kept, not copied.
+    /// Returns whether what conditions read of the slot changed.
     #[inline]
-    pub fn set_context(&mut self, slot: usize, value: &Option<Arc<str>>) {
+    pub fn set_context(&mut self, slot: usize, value: &Option<Arc<str>>) -> bool {
+        let was_set = self.context_set & (1 << slot) != 0;
         self.context_set |= 1 << slot;
         let same = match (&self.context[slot], value) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
@@ -386,6 +394,7 @@ impl Session {
         if !same {
             self.context[slot].clone_from(value);
         }
+        !same || !was_set
     }
 
     /// When inactivity ends the session: `timeout` after its last tracking event

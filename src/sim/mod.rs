@@ -54,6 +54,10 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Report this outcome's predictor features at every event (`pesim train`).
     pub record_features: Option<crate::dsl::OutcomeId>,
+    /// Evaluate every open condition at every event, instead of only those
+    /// whose inputs changed ([`crate::engine::changes`]); the same decisions,
+    /// slower: for tests that check exactly that.
+    pub evaluate_every_condition: bool,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             trace: None,
             seed: None,
             record_features: None,
+            evaluate_every_condition: false,
         }
     }
 }
@@ -375,6 +380,9 @@ pub fn run_loop(
     let seed = opts.seed.unwrap_or(sc.seed);
     let mut engine = Engine::new(sc, opts.responses, seed);
     engine.record_features = opts.record_features;
+    if opts.evaluate_every_condition {
+        engine.evaluate_every_condition();
+    }
     if let Some(c) = &opts.trace {
         engine.trace_customer(c);
     }
