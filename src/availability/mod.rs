@@ -94,7 +94,37 @@ enum Wg {
         /// one idle longest. Entries go stale when an agent changes; `route`
         /// skips those, so routing costs O(log agents), not a scan.
         free: BinaryHeap<Reverse<(SimTime, u32)>>,
+        /// Kept as agents change, so that a pacing tick reads the counts
+        /// instead of scanning every agent.
+        staffing: Staffing,
     },
+}
+
+/// A workgroup's licensed agents logged in, and those of them with room for a chat.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Staffing {
+    logged_in: u32,
+    available: u32,
+}
+
+impl Staffing {
+    /// What one agent adds to the counts.
+    fn of(a: &Agent) -> Staffing {
+        Staffing { logged_in: u32::from(a.licensed && a.logged_in), available: u32::from(has_room(a)) }
+    }
+
+    /// An agent that counted as `before` now counts as `after`.
+    fn replace(&mut self, before: Staffing, after: Staffing) {
+        self.logged_in = self.logged_in - before.logged_in + after.logged_in;
+        self.available = self.available - before.available + after.available;
+    }
+
+    fn count(agents: &[Agent]) -> Staffing {
+        agents.iter().map(Staffing::of).fold(Staffing::default(), |mut sum, a| {
+            sum.replace(Staffing::default(), a);
+            sum
+        })
+    }
 }
 
 pub struct ContactCenter<'s> {
@@ -141,7 +171,8 @@ impl<'s> ContactCenter<'s> {
                         let agents = expand(&w.agents, SimTime(0));
                         // `push_free` keeps the list under twice the agents: sized once.
                         let free = BinaryHeap::with_capacity(2 * agents.len() + 1);
-                        Wg::Simulated { agents, queue: VecDeque::new(), free }
+                        let staffing = Staffing::count(&agents);
+                        Wg::Simulated { agents, queue: VecDeque::new(), free, staffing }
                     }
                 },
             })
@@ -189,10 +220,9 @@ impl<'s> ContactCenter<'s> {
     pub fn live(&self, wg: usize) -> Snapshot {
         match &self.wgs[wg] {
             Wg::Fixed(s) => *s,
-            Wg::Simulated { agents, queue, .. } => {
-                let licensed = agents.iter().filter(|a| a.licensed && a.logged_in);
-                let logged_in = licensed.clone().count() as u32;
-                let available = licensed.filter(|a| a.chats < a.max_chats).count() as u32;
+            Wg::Simulated { agents, queue, staffing, .. } => {
+                debug_assert_eq!(*staffing, Staffing::count(agents), "the counts kept follow the agents");
+                let Staffing { logged_in, available } = *staffing;
                 let queue_length = queue.len() as u32;
                 let ewt = if available > 0 && queue_length == 0 {
                     0
@@ -275,9 +305,11 @@ impl<'s> ContactCenter<'s> {
                 let Some(chat) = self.chats.remove(id) else { return };
                 let wg = chat.wg as usize;
                 self.stats[wg].completed(chat.handle);
-                if let (Wg::Simulated { agents, free, .. }, Some(a)) = (&mut self.wgs[wg], chat.agent) {
+                if let (Wg::Simulated { agents, free, staffing, .. }, Some(a)) = (&mut self.wgs[wg], chat.agent) {
                     let agent = &mut agents[a as usize];
+                    let before = Staffing::of(agent);
                     agent.chats -= 1;
+                    staffing.replace(before, Staffing::of(agent));
                     if agent.chats == 0 {
                         agent.idle_since = now;
                         if let Some(since) = agent.busy_since.take() {
@@ -295,12 +327,14 @@ impl<'s> ContactCenter<'s> {
     /// Gives queued chats, oldest first, to the licensed, logged-in agent with
     /// room who has been idle longest.
     fn route(&mut self, wg: usize, now: SimTime, sink: &mut dyn CcSink) {
-        let Wg::Simulated { agents, queue, free } = &mut self.wgs[wg] else { return };
+        let Wg::Simulated { agents, queue, free, staffing } = &mut self.wgs[wg] else { return };
         while let Some(&head) = queue.front() {
             let Some(a) = pop_free(free, agents) else { break };
             queue.pop_front();
             let agent = &mut agents[a];
+            let before = Staffing::of(agent);
             agent.chats += 1;
+            staffing.replace(before, Staffing::of(agent));
             if agent.busy_since.is_none() {
                 agent.busy_since = Some(now);
             }
@@ -322,18 +356,21 @@ impl<'s> ContactCenter<'s> {
         let minute = self.clock.local(now).minute_of_day;
         for wg in 0..self.wgs.len() {
             let mut logged_in_any = false;
-            if let Wg::Simulated { agents, free, .. } = &mut self.wgs[wg] {
+            if let Wg::Simulated { agents, free, staffing, .. } = &mut self.wgs[wg] {
                 for i in 0..agents.len() {
                     let a = &mut agents[i];
                     let on = a.shift.is_none_or(|s| s.contains(minute));
+                    let before = Staffing::of(a);
                     if on && !a.logged_in {
                         a.logged_in = true;
                         a.logged_in_since = now;
                         a.idle_since = now;
+                        staffing.replace(before, Staffing::of(a));
                         push_free(free, agents, i);
                         logged_in_any = true;
                     } else if !on && a.logged_in {
                         a.logged_in = false;
+                        staffing.replace(before, Staffing::of(a));
                         if a.licensed {
                             self.stats[wg].logged_in_ms += now.0 - a.logged_in_since.0;
                         }
