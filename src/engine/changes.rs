@@ -8,9 +8,11 @@
 //! it is still false. Three things make that hold:
 //! - a new session marks everything changed (its first event evaluates all);
 //! - inputs that move with every event or with time alone (`event.name`,
-//!   attributes, `now.*`, durations, `session.events`) are in [`Changes::ALWAYS`],
-//!   which every event sets, and so are conditions whose own eligibility moves with
-//!   time (an action map's `start`, a customer-scope segment that expires);
+//!   attributes, durations, `session.events`) are in [`Changes::ALWAYS`], which
+//!   every event sets, and so are action maps with a `start` (not evaluated before
+//!   it); `now.hour` and `now.weekday` change when the local hour does;
+//! - a customer-scope assignment that expires is dropped by the first event after
+//!   it lapsed, and that is a change of the segment (to the segment itself too);
 //! - changes made late in an event's steps (an outcome achieved, a segment
 //!   assigned, scores updated) are carried into the session's next event too, for
 //!   the conditions evaluated before them in this one.
@@ -20,8 +22,6 @@
 //! that was not needed, never skips one that was. Debug builds check the claim:
 //! every skipped condition is evaluated and must be false.
 
-use crate::config::Scenario;
-use crate::config::model::Scope;
 use crate::dsl::eval::{DynSrc, Read};
 use crate::dsl::fields::{DurField, NumField, StrField};
 use crate::dsl::{BoolNode, CountSlot, OutcomeId, SegmentId};
@@ -37,7 +37,8 @@ const SESSION: u32 = 3;
 const AUTH: u32 = 4;
 const TRAITS: u32 = 5;
 const SCORE: u32 = 6;
-const OUTCOME: (u32, u32) = (7, 3);
+const CLOCK: u32 = 7;
+const OUTCOME: (u32, u32) = (8, 2);
 const CONTEXT: (u32, u32) = (10, 22);
 const COUNT: (u32, u32) = (32, 16);
 const SEGMENT: (u32, u32) = (48, 16);
@@ -61,6 +62,8 @@ impl Changes {
     pub const AUTH: Changes = bit(AUTH);
     pub const TRAITS: Changes = bit(TRAITS);
     pub const SCORE: Changes = bit(SCORE);
+    /// The local hour (and so maybe the weekday).
+    pub const CLOCK: Changes = bit(CLOCK);
 
     pub const fn context(slot: usize) -> Changes {
         folded(CONTEXT, slot as u32)
@@ -101,38 +104,29 @@ impl std::ops::BitOrAssign for Changes {
 
 /// The changes that can flip a condition: the union of what it reads, plus
 /// [`Changes::ALWAYS`] when `timed` (its eligibility moves with time).
-pub fn reads(sc: &Scenario, node: &BoolNode, timed: bool) -> Changes {
+pub fn reads(node: &BoolNode, timed: bool) -> Changes {
     let mut set = if timed { Changes::ALWAYS } else { Changes::NONE };
-    node.for_each_read(&mut |r| set |= read(sc, r));
+    node.for_each_read(&mut |r| set |= read(r));
     set
 }
 
-fn read(sc: &Scenario, r: Read) -> Changes {
+fn read(r: Read) -> Changes {
     match r {
         Read::EventName | Read::Dyn(DynSrc::Attribute(_)) => Changes::ALWAYS,
         Read::Dyn(DynSrc::Trait(_)) => Changes::TRAITS,
-        Read::Str(StrField::EventName | StrField::NowWeekday) => Changes::ALWAYS,
+        Read::Str(StrField::EventName) => Changes::ALWAYS,
+        Read::Str(StrField::NowWeekday) | Read::Num(NumField::NowHour) => Changes::CLOCK,
         Read::Str(f) => context_index(f).map_or(Changes::PAGE, Changes::context),
         Read::Num(NumField::SessionPageviews | NumField::VisitorPageviews) => Changes::PAGEVIEWS,
         Read::Num(NumField::SessionNumber | NumField::VisitorSessions) => bit(SESSION),
-        Read::Num(NumField::SessionEvents | NumField::NowHour) => Changes::ALWAYS,
+        Read::Num(NumField::SessionEvents) => Changes::ALWAYS,
         Read::Dur(DurField::SessionDuration | DurField::TimeOnPage) => Changes::ALWAYS,
         Read::Bool(_) => Changes::AUTH,
         Read::Count(slot) => Changes::count(slot),
         Read::Score(_) => Changes::SCORE,
-        Read::Segment(id) => {
-            let expires = segment_expires(sc, id);
-            Changes::segment(id) | if expires { Changes::ALWAYS } else { Changes::NONE }
-        }
+        Read::Segment(id) => Changes::segment(id),
         Read::Outcome(id) => Changes::outcome(id),
     }
-}
-
-/// A customer-scope segment with `expires_after_days`: its assignment lapses
-/// with time alone, so reading it (or evaluating it) cannot wait for a change.
-pub fn segment_expires(sc: &Scenario, id: SegmentId) -> bool {
-    let s = sc.segment(id);
-    s.scope == Scope::Customer && s.expires_after_days.is_some()
 }
 
 #[cfg(test)]
@@ -142,10 +136,8 @@ mod tests {
     #[test]
     fn the_parts_of_the_set_do_not_overlap() {
         let mut seen = 0u64;
-        for (first, width) in [(0, 1), (PAGE, 1), (PAGEVIEWS, 1), (SESSION, 1), (AUTH, 1), (TRAITS, 1), (SCORE, 1)]
-            .into_iter()
-            .chain([OUTCOME, CONTEXT, COUNT, SEGMENT])
-        {
+        let single = [0, PAGE, PAGEVIEWS, SESSION, AUTH, TRAITS, SCORE, CLOCK].map(|b| (b, 1));
+        for (first, width) in single.into_iter().chain([OUTCOME, CONTEXT, COUNT, SEGMENT]) {
             for b in first..first + width {
                 assert_eq!(seen & 1 << b, 0, "bit {b} used twice");
                 seen |= 1 << b;

@@ -404,6 +404,20 @@ impl<'s> Engine<'s> {
         if !ev.traits.is_empty() {
             changed |= Changes::TRAITS;
         }
+        let clock = local.weekday as u32 * 24 + local.hour;
+        if clock != s.clock {
+            s.clock = clock;
+            changed |= Changes::CLOCK;
+        }
+        // An expired assignment is dropped: the segment is open again, and
+        // conditions reading it see the change.
+        for &(id, slot, lifetime) in &rules.expiring {
+            let at = &mut life.customer_segments[slot as usize];
+            if at.is_some_and(|at| now.0 >= at.0 + lifetime) {
+                *at = None;
+                changed |= Changes::segment(id);
+            }
+        }
         for (sym, value) in &ev.traits {
             match life.traits.iter_mut().find(|(k, _)| k == sym) {
                 Some((_, v)) => *v = value.clone(),
@@ -1069,6 +1083,63 @@ outcomes:
     }
 
     #[test]
+    fn an_assignment_that_expires_during_a_session_is_a_change() {
+        // `buyer` lapses one day after the order; the session goes on (a long
+        // timeout). The trigger reads only the segment and a counter, neither
+        // touched by the pageview after the lapse: the lapse itself must count.
+        let text = r#"
+name: lapse
+start: 2026-03-02T10:00:00Z
+settings: {session_timeout: 30h}
+segments:
+  - id: buyer
+    scope: customer
+    when: event.name == "order_completed"
+    expires_after_days: 1
+action_maps:
+  - id: win_back
+    trigger: not segment("buyer") and visitor.count(order_completed) >= 1
+    action: {type: content_offer}
+"#;
+        let sc = crate::config::load_str("lapse.yaml", text).scenario.expect("valid");
+        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
+        let cc = crate::availability::ContactCenter::new(&sc, &[]);
+        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
+        let hour = 3600;
+        for ev in [
+            event_at(&sc, 0, "order_completed", None),
+            event_at(&sc, 12 * hour, "page_viewed", Some("/a")),
+            event_at(&sc, 25 * hour, "page_viewed", Some("/a")),
+        ] {
+            engine.on_event(&ev, &cc, &mut out).unwrap();
+        }
+        let qualified =
+            out.0.iter().find(|(_, k)| matches!(k, DecisionKind::Action { state: ActionState::Qualified, .. }));
+        assert_eq!(out.0[0], (0, DecisionKind::SegmentAssigned(SegmentId(0))));
+        assert_eq!(qualified.map(|(t, _)| *t), Some(25 * hour), "{:?}", out.0);
+    }
+
+    #[test]
+    fn the_local_hour_changing_during_a_session_is_a_change() {
+        let text = r#"
+name: hour
+start: 2026-03-02T10:00:00Z
+segments:
+  - id: after_eleven
+    when: now.hour >= 11
+"#;
+        let sc = crate::config::load_str("hour.yaml", text).scenario.expect("valid");
+        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
+        let cc = crate::availability::ContactCenter::new(&sc, &[]);
+        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
+        // 10:50, 10:59 and 11:05 UTC: custom events that change nothing else.
+        for secs in [3000, 3540, 3900] {
+            engine.on_event(&event_at(&sc, secs, "click", None), &cc, &mut out).unwrap();
+        }
+        assert_eq!(out.0, [(3900, DecisionKind::SegmentAssigned(SegmentId(0)))]);
+    }
+
+    #[test]
     fn conditions_whose_inputs_did_not_change_are_not_evaluated_again() {
         // Counted by what the conditions read: a segment on the visit context is
         // evaluated at the session's first event; a custom event leaves it alone,
@@ -1098,8 +1169,8 @@ action_maps:
         let device = crate::events::context_index(crate::dsl::fields::StrField::DeviceCategory).unwrap();
         assert!(reads("mobile").meets(Changes::context(device)));
         assert!(!reads("deep").meets(custom) && reads("deep").meets(pageview));
-        // The clock moves with every event.
-        assert!(reads("late_night").meets(custom));
+        // The local hour moves with time alone: the engine notes when it changed.
+        assert!(!reads("late_night").meets(custom) && reads("late_night").meets(Changes::CLOCK));
         // The trigger waits for the segment's assignment.
         assert!(!rules.map_reads[0].meets(pageview));
         assert!(rules.map_reads[0].meets(Changes::segment(seg("deep"))));

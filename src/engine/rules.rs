@@ -6,8 +6,8 @@ use rustc_hash::FxHashMap;
 use crate::clock::SimTime;
 use crate::config::Scenario;
 use crate::config::model::Scope;
-use crate::dsl::Sym;
 use crate::dsl::ast::CountScope;
+use crate::dsl::{SegmentId, Sym};
 
 use super::changes::{self, Changes};
 use super::context::context_slots;
@@ -47,6 +47,8 @@ pub struct Rules {
     pub outcome_reads: Vec<Changes>,
     pub segment_reads: Vec<Changes>,
     pub map_reads: Vec<Changes>,
+    /// Customer-scope segments whose assignments expire: (segment, slot, lifetime in ms).
+    pub expiring: Vec<(SegmentId, u32, i64)>,
     /// The outcomes' predictors.
     pub scorer: super::scorer::Scorer,
 }
@@ -142,7 +144,7 @@ impl Rules {
             }
         }
         let mut customer_slots = 0;
-        let customer = sc
+        let customer: Vec<Option<CustomerSegment>> = sc
             .segments
             .iter()
             .map(|s| {
@@ -154,6 +156,11 @@ impl Rules {
                     }
                 })
             })
+            .collect();
+        let expiring: Vec<(SegmentId, u32, i64)> = customer
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((SegmentId(i as u32), c.as_ref()?.slot, c.as_ref()?.expiry_ms?)))
             .collect();
         let scorer = super::scorer::Scorer::new(sc);
         Rules {
@@ -170,14 +177,20 @@ impl Rules {
             outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),
             segments_by_event: EventIndex::build(sc.segment_order.iter().map(|id| &sc.segment(*id).when.node)),
             maps_by_event: EventIndex::build(sc.action_maps.iter().map(|m| &m.trigger.node)),
-            outcome_reads: sc.outcomes.iter().map(|o| changes::reads(sc, &o.achieved_when.node, false)).collect(),
+            outcome_reads: sc.outcomes.iter().map(|o| changes::reads(&o.achieved_when.node, false)).collect(),
+            // A lapsed assignment changes the segment itself: it is open again.
             segment_reads: sc
                 .segment_order
                 .iter()
-                .map(|id| changes::reads(sc, &sc.segment(*id).when.node, changes::segment_expires(sc, *id)))
+                .map(|id| {
+                    let lapses = expiring.iter().any(|(e, ..)| e == id);
+                    changes::reads(&sc.segment(*id).when.node, false)
+                        | if lapses { Changes::segment(*id) } else { Changes::NONE }
+                })
                 .collect(),
             // A map that opens at `start` was not evaluated before it: it cannot wait for a change.
-            map_reads: sc.action_maps.iter().map(|m| changes::reads(sc, &m.trigger.node, m.start.is_some())).collect(),
+            map_reads: sc.action_maps.iter().map(|m| changes::reads(&m.trigger.node, m.start.is_some())).collect(),
+            expiring,
             slots,
             session_slots: session_slots as usize,
             visitor_slots: visitor_slots as usize,

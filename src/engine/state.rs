@@ -293,6 +293,8 @@ pub struct Session {
     /// Changes made late in the last event's steps, which conditions evaluated
     /// before them have not seen yet ([`super::changes`]); everything in a new session.
     pub carry: Changes,
+    /// The local weekday and hour of the last event (`weekday * 24 + hour`).
+    pub clock: u32,
     /// The action map with an open offer (or unfinished chat), per media slot.
     pub open: [Option<ActionMapId>; 3],
     /// A chat of this session reached an agent (frequency cap `after_conversation`).
@@ -338,6 +340,7 @@ impl Session {
             maps: MapStates::default(),
             maybe_pending: false,
             carry: Changes::ALL,
+            clock: u32::MAX,
             open: [None; 3],
             engaged: false,
             rejected: [false; 3],
@@ -366,6 +369,7 @@ impl Session {
         self.maps.clear();
         self.maybe_pending = false;
         self.carry = Changes::ALL;
+        self.clock = u32::MAX;
         self.open = [None; 3];
         self.engaged = false;
         self.rejected = [false; 3];
