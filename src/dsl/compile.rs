@@ -521,8 +521,14 @@ impl Ctx<'_> {
                 StrNode::Const(lit) => StrTest::ContainsLit(Box::new(Needle::new(&lit))),
                 node => StrTest::Contains(node),
             },
-            StrOp::StartsWith => StrTest::StartsWith(node),
-            _ => StrTest::EndsWith(node),
+            StrOp::StartsWith => match node {
+                StrNode::Const(lit) => StrTest::StartsWithLit(lit),
+                node => StrTest::StartsWith(node),
+            },
+            _ => match node {
+                StrNode::Const(lit) => StrTest::EndsWithLit(lit),
+                node => StrTest::EndsWith(node),
+            },
         })
     }
 

@@ -71,6 +71,9 @@ pub enum StrTest {
     ContainsLit(Box<Needle>),
     StartsWith(StrNode),
     EndsWith(StrNode),
+    /// `starts_with "literal"` and `ends_with "literal"`: no node to evaluate.
+    StartsWithLit(Box<str>),
+    EndsWithLit(Box<str>),
     Matches(Box<Regex>),
     In(Box<[Box<str>]>),
     ContainsAny(Box<[Needle]>),
@@ -212,6 +215,10 @@ impl BoolNode {
                 ctx.str_field(*f).is_some_and(|v| str_eq(v, rhs) != *negated)
             }
             BoolNode::Segment(id) => ctx.segment(*id),
+            // A text field's test (`page.pathname starts_with "/c/"`) is as common.
+            BoolNode::StrTest { lhs: StrNode::Field(f), negated, test } => {
+                ctx.str_field(*f).and_then(|v| test.eval(v, ctx)).is_some_and(|r| r != *negated)
+            }
             other => other.eval_other(ctx),
         }
     }
@@ -310,6 +317,8 @@ impl StrTest {
                 let p = n.eval(ctx)?;
                 s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
             }
+            StrTest::StartsWithLit(p) => s.len() >= p.len() && bytes_eq(&s.as_bytes()[..p.len()], p.as_bytes()),
+            StrTest::EndsWithLit(p) => s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes()),
             StrTest::Matches(re) => re.is_match(s),
             StrTest::In(items) => items.iter().any(|i| str_eq(s, i)),
             StrTest::ContainsLit(n) => n.is_in(s),
@@ -480,6 +489,8 @@ impl BoolNode {
                 match test {
                     StrTest::Contains(n) | StrTest::StartsWith(n) | StrTest::EndsWith(n) => n.for_each_read(f),
                     StrTest::ContainsLit(_)
+                    | StrTest::StartsWithLit(_)
+                    | StrTest::EndsWithLit(_)
                     | StrTest::Matches(_)
                     | StrTest::In(_)
                     | StrTest::ContainsAny(_)
