@@ -461,7 +461,8 @@ impl<'s> Engine<'s> {
         // see at the session's next event.
         let mut late = Changes::NONE;
         // 3. Outcomes (only those this event's name can make true, and whose inputs changed).
-        for i in rules.outcomes_by_event.for_event(ev.name) {
+        for &i in rules.outcomes_by_event.for_event(ev.name) {
+            let i = i as usize;
             if s.outcomes[i] {
                 continue;
             }
@@ -482,19 +483,22 @@ impl<'s> Engine<'s> {
             }
         }
         // 4. Segments, in dependency order.
-        for pos in rules.segments_by_event.for_event(ev.name) {
+        for &pos in rules.segments_by_event.for_event(ev.name) {
+            let pos = pos as usize;
             let id = &sc.segment_order[pos];
             let i = id.0 as usize;
-            let assigned = s.segments[i] || rules.segment_live(life, i, now);
-            if assigned {
-                continue;
-            }
             let node = &sc.segments[i].when.node;
-            if !rules.segment_reads[pos].meets(changed) {
+            // Most segments are left alone by most events: that test first.
+            let unchanged = !rules.segment_reads[pos].meets(changed);
+            let assigned = |life| s.segments[i] || rules.segment_live(life, i, now);
+            if unchanged {
                 debug_assert!(
-                    !node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }),
+                    assigned(life) || !node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }),
                     "segment {i} was skipped, but it holds"
                 );
+                continue;
+            }
+            if assigned(life) {
                 continue;
             }
             let holds = node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });
@@ -528,27 +532,29 @@ impl<'s> Engine<'s> {
         }
         // 6. Qualification (every map when tracing, so `explain` shows them all).
         let mut trace_triggers = Vec::new();
-        let all = 0..if tracing { sc.action_maps.len() } else { 0 };
-        let candidates =
-            all.chain(if tracing { rules::Merge::empty() } else { rules.maps_by_event.for_event(ev.name) });
-        for i in candidates {
+        let candidates = if tracing { &rules.every_map } else { rules.maps_by_event.for_event(ev.name) };
+        for &i in candidates {
+            let i = i as usize;
             let m = &sc.action_maps[i];
-            let eligible = m.active
-                && matches!(s.maps[i], MapState::Idle)
-                && m.start.is_none_or(|t| now >= SimTime::from_timestamp(t))
-                && m.end.is_none_or(|t| now < SimTime::from_timestamp(t));
-            if !eligible {
-                if tracing {
-                    trace_triggers.push((ActionMapId(i as u32), None));
-                }
-                continue;
-            }
+            let eligible = |maps: &state::MapStates| {
+                m.active
+                    && matches!(maps[i], MapState::Idle)
+                    && m.start.is_none_or(|t| now >= SimTime::from_timestamp(t))
+                    && m.end.is_none_or(|t| now < SimTime::from_timestamp(t))
+            };
             // `explain` shows every trigger's value: when tracing, nothing is skipped.
             if !tracing && !rules.map_reads[i].meets(changed) {
                 debug_assert!(
-                    !m.trigger.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }),
+                    !eligible(&s.maps)
+                        || !m.trigger.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules }),
                     "the trigger of action map {i} was skipped, but it holds"
                 );
+                continue;
+            }
+            if !eligible(&s.maps) {
+                if tracing {
+                    trace_triggers.push((ActionMapId(i as u32), None));
+                }
                 continue;
             }
             let holds = m.trigger.node.eval(&EvalCtx { event: Some(ev), now, local, life, session: s, rules });

@@ -42,6 +42,8 @@ pub struct Rules {
     pub outcomes_by_event: EventIndex,
     pub segments_by_event: EventIndex,
     pub maps_by_event: EventIndex,
+    /// Every action map, for `explain`, which shows them all.
+    pub every_map: Box<[u32]>,
     /// What can flip each outcome, segment (by position in dependency order)
     /// and trigger ([`super::changes`]).
     pub outcome_reads: Vec<Changes>,
@@ -68,56 +70,39 @@ pub fn sigmoid(z: f64) -> f64 {
 }
 
 /// Items (by index, ascending) that an event of a given name can make true:
-/// those pinned to that name plus those any event may affect.
+/// those pinned to that name plus those any event may affect, merged once at
+/// load so that an event walks one list.
 #[derive(Debug, Default)]
 pub struct EventIndex {
-    pinned: FxHashMap<Sym, Vec<u32>>,
-    any: Vec<u32>,
+    pinned: FxHashMap<Sym, Box<[u32]>>,
+    any: Box<[u32]>,
 }
 
 impl EventIndex {
     pub fn build<'a>(conditions: impl Iterator<Item = &'a crate::dsl::BoolNode>) -> Self {
-        let mut index = EventIndex::default();
+        let mut pinned: FxHashMap<Sym, Vec<u32>> = FxHashMap::default();
+        let mut any = Vec::new();
         for (i, c) in conditions.enumerate() {
             match c.required_events() {
-                Some(names) => names.into_iter().for_each(|n| index.pinned.entry(n).or_default().push(i as u32)),
-                None => index.any.push(i as u32),
+                Some(names) => names.into_iter().for_each(|n| pinned.entry(n).or_default().push(i as u32)),
+                None => any.push(i as u32),
             }
         }
-        index
+        let pinned = pinned
+            .into_iter()
+            .map(|(name, mut items)| {
+                items.extend_from_slice(&any);
+                items.sort_unstable();
+                items.dedup();
+                (name, items.into_boxed_slice())
+            })
+            .collect();
+        EventIndex { pinned, any: any.into_boxed_slice() }
     }
 
     /// The candidates for an event named `name`, in ascending index order.
-    pub fn for_event(&self, name: Sym) -> Merge<'_> {
-        Merge { a: self.pinned.get(&name).map_or(&[][..], Vec::as_slice), b: &self.any }
-    }
-}
-
-/// Two ascending index lists merged in order.
-pub struct Merge<'a> {
-    a: &'a [u32],
-    b: &'a [u32],
-}
-
-impl Merge<'_> {
-    pub fn empty() -> Self {
-        Merge { a: &[], b: &[] }
-    }
-}
-
-impl Iterator for Merge<'_> {
-    type Item = usize;
-    fn next(&mut self) -> Option<usize> {
-        let take_a = match (self.a.first(), self.b.first()) {
-            (Some(x), Some(y)) => x < y,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
-        };
-        let list = if take_a { &mut self.a } else { &mut self.b };
-        let v = list[0];
-        *list = &list[1..];
-        Some(v as usize)
+    pub fn for_event(&self, name: Sym) -> &[u32] {
+        self.pinned.get(&name).unwrap_or(&self.any)
     }
 }
 
@@ -177,6 +162,7 @@ impl Rules {
             outcomes_by_event: EventIndex::build(sc.outcomes.iter().map(|o| &o.achieved_when.node)),
             segments_by_event: EventIndex::build(sc.segment_order.iter().map(|id| &sc.segment(*id).when.node)),
             maps_by_event: EventIndex::build(sc.action_maps.iter().map(|m| &m.trigger.node)),
+            every_map: (0..sc.action_maps.len() as u32).collect(),
             outcome_reads: sc.outcomes.iter().map(|o| changes::reads(&o.achieved_when.node, false)).collect(),
             // A lapsed assignment changes the segment itself: it is open again.
             segment_reads: sc
