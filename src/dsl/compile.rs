@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use super::ast::{BinOp, CountScope, Expr, ExprKind, Span, StrOp, UnaryOp};
 use super::context::{CountSlot, Interner, OutcomeId, ScoreMetric, SegmentId, Sym};
 use super::error::{DslError, DslErrorKind, did_you_mean};
-use super::eval::{ArithOp, BoolNode, CmpOp, DynSrc, Needle, NumNode, Presence, StrNode, StrTest};
+use super::eval::{ArithOp, BoolNode, CmpOp, DynSrc, Needle, NumNode, Pattern, Presence, StrNode, StrTest};
 use super::fields::{FieldRef, StrField, resolve_field};
 use super::parser;
 
@@ -492,7 +492,7 @@ impl Ctx<'_> {
         if op == StrOp::Matches {
             let pattern = self.literal(rhs, "a `matches` pattern")?;
             return match regex::Regex::new(pattern) {
-                Ok(re) => Some(StrTest::Matches(Box::new(re))),
+                Ok(re) => Some(StrTest::Matches(Box::new(Pattern::new(re)))),
                 Err(e) => {
                     let detail = e.to_string();
                     let last = detail.lines().last().unwrap_or("").trim().to_string();

@@ -7,11 +7,9 @@
 
 use std::borrow::Cow;
 
-use regex::Regex;
-
 use super::context::{Context, CountSlot, DynValue, OutcomeId, ScoreMetric, SegmentId, Sym};
 use super::fields::{BoolField, DurField, NumField, StrField};
-pub use super::needle::Needle;
+pub use super::needle::{Needle, Pattern};
 
 /// Where an untyped value comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,7 +72,7 @@ pub enum StrTest {
     /// `starts_with "literal"` and `ends_with "literal"`: no node to evaluate.
     StartsWithLit(Box<str>),
     EndsWithLit(Box<str>),
-    Matches(Box<Regex>),
+    Matches(Box<Pattern>),
     In(Box<[Box<str>]>),
     ContainsAny(Box<[Needle]>),
     ContainsAll(Box<[Needle]>),

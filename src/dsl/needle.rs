@@ -136,6 +136,60 @@ fn zero_bytes(x: u64) -> u64 {
     !(((x & LO7) + LO7) | x) & HI
 }
 
+/// A `matches` pattern, with the literals one of which every match begins
+/// with, when the regex has a short list of them: a text containing none of
+/// them cannot match, and most texts a rule tests (page URLs) contain none.
+/// The check costs a substring search or two; the regex, even one that finds
+/// nothing, costs its engine's set-up on every call.
+#[derive(Clone)]
+pub struct Pattern {
+    re: regex::Regex,
+    starts: Option<Box<[Needle]>>,
+}
+
+/// Past this many literals, the check would cost more than the regex.
+const MAX_STARTS: usize = 4;
+
+impl Pattern {
+    pub fn new(re: regex::Regex) -> Self {
+        let starts = Self::starts(re.as_str());
+        Pattern { re, starts }
+    }
+
+    fn starts(pattern: &str) -> Option<Box<[Needle]>> {
+        use regex_syntax::hir::literal::{ExtractKind, Extractor};
+        // The same syntax and defaults as `regex::Regex::new`.
+        let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+        let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+        // A finite list: every match starts with one of them (an empty one
+        // would start every text, and a cut one may not be UTF-8: no check then).
+        let literals = seq.literals()?;
+        if literals.is_empty() || literals.len() > MAX_STARTS || literals.iter().any(|l| l.as_bytes().is_empty()) {
+            return None;
+        }
+        literals.iter().map(|l| std::str::from_utf8(l.as_bytes()).ok().map(Needle::new)).collect()
+    }
+
+    #[inline]
+    pub fn is_match(&self, s: &str) -> bool {
+        match &self.starts {
+            Some(starts) if !starts.iter().any(|n| n.is_in(s)) => false,
+            _ => self.re.is_match(s),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.re.as_str()
+    }
+}
+
+impl std::fmt::Debug for Pattern {
+    /// As the regex prints itself: the check is an optimisation, not part of the condition.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.re.fmt(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +245,43 @@ mod tests {
         fn agrees_on_urls(h in "https://[a-z]{1,8}\\.example/[a-z/]{0,60}", n in "[a-z/]{1,10}") {
             prop_assert_eq!(Needle::new(&n).is_in(&h), h.contains(&n));
         }
+
+        // Patterns built from pieces that give the literal extractor finite,
+        // infinite, inexact and case-folded lists, on texts made of the same letters.
+        #[test]
+        fn patterns_agree_with_their_regex(
+            pieces in proptest::collection::vec(prop_oneof![
+                Just("a"), Just("b"), Just("/"), Just("é"), Just("(a|b)"), Just("(ab|)"), Just("a?"), Just("b*"),
+                Just("."), Just("^"), Just("$"), Just("(?i)a"), Just("[ab]"), Just("\\d"), Just("|"),
+            ], 1..6),
+            h in "[ab/éA1]{0,12}",
+        ) {
+            let pattern = pieces.concat();
+            if let Ok(re) = regex::Regex::new(&pattern) {
+                prop_assert_eq!(Pattern::new(re.clone()).is_match(&h), re.is_match(&h), "{} on {:?}", pattern, h);
+            }
+        }
+    }
+
+    #[test]
+    fn a_pattern_checks_its_literals_only_when_every_match_starts_with_one() {
+        let starts = |p: &str| {
+            Pattern::new(regex::Regex::new(p).unwrap())
+                .starts
+                .map(|s| s.iter().map(|n| n.text().to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            starts("/checkout/(shipping|payment)"),
+            Some(vec!["/checkout/shipping".into(), "/checkout/payment".into()])
+        );
+        assert_eq!(starts("black.?friday|bf26"), Some(vec!["black".into(), "bf26".into()]));
+        // An optional start, a class too wide to list, or an empty branch: no check.
+        assert_eq!(starts("a?b"), Some(vec!["ab".into(), "b".into()]));
+        assert_eq!(starts(".*x"), None);
+        assert_eq!(starts("x|"), None);
+        let p = Pattern::new(regex::Regex::new("/checkout/(shipping|payment)").unwrap());
+        assert!(p.is_match("https://x.example/checkout/payment?step=2"));
+        assert!(!p.is_match("https://x.example/checkout/"));
+        assert_eq!(format!("{p:?}"), "Regex(\"/checkout/(shipping|payment)\")");
     }
 }
