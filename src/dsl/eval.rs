@@ -160,7 +160,7 @@ pub enum NumNode {
     FromBool(Box<BoolNode>),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StrNode {
     Const(Box<str>),
     Field(StrField),
@@ -315,7 +315,7 @@ impl StrTest {
                 let p = n.eval(ctx)?;
                 s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
             }
-            StrTest::StartsWithLit(p) => s.len() >= p.len() && bytes_eq(&s.as_bytes()[..p.len()], p.as_bytes()),
+            StrTest::StartsWithLit(p) => starts_with(s, p),
             StrTest::EndsWithLit(p) => s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes()),
             StrTest::Matches(re) => re.is_match(s),
             StrTest::In(items) => items.iter().any(|i| str_eq(s, i)),
@@ -362,6 +362,11 @@ impl NumNode {
 #[inline(always)]
 fn str_eq(a: &str, b: &str) -> bool {
     bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+#[inline(always)]
+fn starts_with(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && bytes_eq(&s.as_bytes()[..p.len()], p.as_bytes())
 }
 
 #[inline(always)]
@@ -436,6 +441,46 @@ impl StrNode {
                 // Most URLs and names are lower case already: no copy then.
                 if s.chars().any(char::is_uppercase) { Some(Cow::Owned(s.to_lowercase())) } else { Some(s) }
             }
+        }
+    }
+}
+
+/// A test of one text against a literal, for conditions that are nothing
+/// more ([`BoolNode::as_literal_test`]): the engine reads the text once for
+/// several such conditions (`count(page_viewed where page.pathname starts_with
+/// "/c/...")` for each category) and tests each literal inline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LitTest {
+    Eq(Box<str>),
+    StartsWith(Box<str>),
+}
+
+impl LitTest {
+    /// As the condition it came from evaluates on a present text.
+    #[inline]
+    pub fn holds(&self, s: &str) -> bool {
+        match self {
+            LitTest::Eq(lit) => str_eq(s, lit),
+            LitTest::StartsWith(p) => starts_with(s, p),
+        }
+    }
+}
+
+impl BoolNode {
+    /// The text this condition reads and its test, if it is `TEXT == "lit"` or
+    /// `TEXT starts_with "lit"` of a field or an attribute (false when the text
+    /// is missing, as here).
+    pub fn as_literal_test(&self) -> Option<(&StrNode, LitTest)> {
+        match self {
+            BoolNode::StrCmpConst { lhs: lhs @ (StrNode::Field(_) | StrNode::Dyn(_)), negated: false, rhs } => {
+                Some((lhs, LitTest::Eq(rhs.clone())))
+            }
+            BoolNode::StrTest {
+                lhs: lhs @ (StrNode::Field(_) | StrNode::Dyn(_)),
+                negated: false,
+                test: StrTest::StartsWithLit(p),
+            } => Some((lhs, LitTest::StartsWith(p.clone()))),
+            _ => None,
         }
     }
 }

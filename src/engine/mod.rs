@@ -438,14 +438,20 @@ impl<'s> Engine<'s> {
         // Counters bump only after every pattern saw the event as it arrived.
         let bumps = &mut self.scratch;
         bumps.clear();
-        bumps.extend(
-            rules.counts_by_event.get(&ev.name).into_iter().flatten().chain(rules.counts_any.iter()).copied().filter(
-                |slot| {
-                    let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
-                    sc.counts[*slot as usize].cond.as_ref().is_none_or(|c| c.eval(&ctx))
-                },
-            ),
-        );
+        let ctx = EvalCtx { event: Some(ev), now, local, life, session: s, rules };
+        for set in [rules.counts_by_event.get(&ev.name), Some(&rules.counts_any)].into_iter().flatten() {
+            bumps.extend_from_slice(&set.always);
+            for &slot in set.general.iter() {
+                if sc.counts[slot as usize].cond.as_ref().is_some_and(|c| c.eval(&ctx)) {
+                    bumps.push(slot);
+                }
+            }
+            for (text, tests) in set.literal.iter() {
+                if let Some(text) = text.eval(&ctx) {
+                    bumps.extend(tests.iter().filter(|(t, _)| t.holds(&text)).map(|(_, slot)| *slot));
+                }
+            }
+        }
         for &slot in bumps.iter() {
             changed |= Changes::count(CountSlot(slot));
             match rules.slots[slot as usize] {
@@ -1143,6 +1149,64 @@ segments:
             engine.on_event(&event_at(&sc, secs, "click", None), &cc, &mut out).unwrap();
         }
         assert_eq!(out.0, [(3900, DecisionKind::SegmentAssigned(SegmentId(0)))]);
+    }
+
+    #[test]
+    fn counters_whose_where_is_a_literal_test_count_as_their_condition_says() {
+        // Two prefix/equality tests of one field and one of an attribute are
+        // grouped by the text they read; a negated one is tested in full; a
+        // counter without `where` counts every event of its name.
+        let text = r#"
+name: patterns
+start: 2026-03-02T10:00:00Z
+segments:
+  - id: c_prefix
+    when: count(page_viewed where page.pathname starts_with "/c/") >= 1
+  - id: c_exact
+    when: count(page_viewed where page.pathname == "/c/shoes") >= 1
+  - id: cat_x
+    when: count(product_viewed where attributes.category == "x") >= 1
+  - id: not_y
+    when: count(product_viewed where attributes.category != "y") >= 1
+  - id: three_views
+    when: count(page_viewed) >= 3
+"#;
+        let sc = crate::config::load_str("patterns.yaml", text).scenario.expect("valid");
+        let rules = Rules::new(&sc);
+        let views = &rules.counts_by_event[&sc.interner.lookup("page_viewed")];
+        assert_eq!((views.always.len(), views.general.len(), views.literal.len()), (1, 0, 1));
+        assert_eq!(views.literal[0].1.len(), 2, "both pathname tests read the pathname once");
+        let products = &rules.counts_by_event[&sc.interner.lookup("product_viewed")];
+        assert_eq!((products.always.len(), products.general.len(), products.literal.len()), (0, 1, 1));
+
+        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
+        let cc = crate::availability::ContactCenter::new(&sc, &[]);
+        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
+        let product = |secs, category: &str| {
+            let mut ev = event_at(&sc, secs, "product_viewed", None);
+            if let EventKind::Track(t) = &mut ev.kind {
+                t.attributes.push((sc.interner.lookup("category"), crate::dsl::DynValue::from_text(category)));
+            }
+            ev
+        };
+        for ev in [
+            event_at(&sc, 1, "page_viewed", Some("/a")),
+            event_at(&sc, 2, "page_viewed", Some("/c/hats")),
+            event_at(&sc, 3, "page_viewed", Some("/c/shoes")),
+            product(4, "y"),
+            product(5, "x"),
+        ] {
+            engine.on_event(&ev, &cc, &mut out).unwrap();
+        }
+        let names: Vec<(i64, &str)> = out
+            .0
+            .iter()
+            .map(|(t, k)| match k {
+                DecisionKind::SegmentAssigned(id) => (*t, sc.segments[id.0 as usize].id.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, [(2, "c_prefix"), (3, "c_exact"), (3, "three_views"), (5, "cat_x"), (5, "not_y")]);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::clock::SimTime;
 use crate::config::Scenario;
 use crate::config::model::Scope;
 use crate::dsl::ast::CountScope;
-use crate::dsl::{SegmentId, Sym};
+use crate::dsl::eval::{LitTest, StrNode};
+use crate::dsl::{BoolNode, SegmentId, Sym};
 
 use super::changes::{self, Changes};
 use super::context::context_slots;
@@ -26,9 +27,9 @@ pub struct Rules {
     pub session_slots: usize,
     pub visitor_slots: usize,
     /// Counters an event of a given (interned) name may bump.
-    pub counts_by_event: FxHashMap<Sym, Vec<u32>>,
+    pub counts_by_event: FxHashMap<Sym, PatternSet>,
     /// Counters of `count(*...)`: every event may bump them.
-    pub counts_any: Vec<u32>,
+    pub counts_any: PatternSet,
     /// Visit-context slot of each text field, by `StrField` index.
     pub context_slot: Vec<Option<u8>>,
     /// Per segment: where a customer-scope one keeps its assignment
@@ -106,12 +107,51 @@ impl EventIndex {
     }
 }
 
+/// The `count(...)` patterns an event of one name may bump, by how their
+/// `where` is tested.
+#[derive(Debug, Default)]
+pub struct PatternSet {
+    /// No `where`: every such event bumps them.
+    pub always: Box<[u32]>,
+    /// A `where` tested in full.
+    pub general: Box<[u32]>,
+    /// A `where` that is one text against a literal, grouped by the text: it is
+    /// read once per event, and each literal tested inline.
+    pub literal: Box<[(StrNode, LiteralTests)]>,
+}
+
+/// Literal tests of one text, each with the counter it bumps.
+pub type LiteralTests = Box<[(LitTest, u32)]>;
+
+impl PatternSet {
+    fn new<'a>(patterns: impl Iterator<Item = (u32, Option<&'a BoolNode>)>) -> Self {
+        let (mut always, mut general) = (Vec::new(), Vec::new());
+        let mut literal: Vec<(StrNode, Vec<(LitTest, u32)>)> = Vec::new();
+        for (slot, cond) in patterns {
+            match cond.map(|c| (c, c.as_literal_test())) {
+                None => always.push(slot),
+                Some((_, Some((text, test)))) => match literal.iter_mut().find(|(t, _)| t == text) {
+                    Some((_, tests)) => tests.push((test, slot)),
+                    None => literal.push((text.clone(), vec![(test, slot)])),
+                },
+                Some((_, None)) => general.push(slot),
+            }
+        }
+        PatternSet {
+            always: always.into(),
+            general: general.into(),
+            literal: literal.into_iter().map(|(text, tests)| (text, tests.into())).collect(),
+        }
+    }
+}
+
 impl Rules {
     pub fn new(sc: &Scenario) -> Self {
         let mut slots = Vec::with_capacity(sc.counts.len());
         let (mut session_slots, mut visitor_slots) = (0u32, 0u32);
         let mut counts_by_event: FxHashMap<Sym, Vec<u32>> = FxHashMap::default();
         let mut counts_any = Vec::new();
+        let sets = |slots: &[u32]| PatternSet::new(slots.iter().map(|&i| (i, sc.counts[i as usize].cond.as_ref())));
         for (i, c) in sc.counts.iter().enumerate() {
             slots.push(match c.scope {
                 CountScope::Session => {
@@ -180,8 +220,8 @@ impl Rules {
             slots,
             session_slots: session_slots as usize,
             visitor_slots: visitor_slots as usize,
-            counts_by_event,
-            counts_any,
+            counts_by_event: counts_by_event.iter().map(|(name, slots)| (*name, sets(slots))).collect(),
+            counts_any: sets(&counts_any),
             context_slot: context_slots(),
         }
     }
