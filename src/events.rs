@@ -271,7 +271,7 @@ struct RawEvent {
     action_event: Option<RawActionEvent>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 struct RawPage {
     url: Option<String>,
@@ -541,24 +541,56 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
     parse_line_with(scenario, line, line_no, &mut Texts::default())
 }
 
-/// Context texts seen recently, shared by the events that repeat them. Bounded:
-/// it starts afresh when full, which costs a few copies, never a wrong value.
+/// Context texts and pages seen recently, shared by the events that repeat
+/// them (a site's pages and a visitor's context recur at every event). Bounded:
+/// each starts afresh when full, which costs a few copies, never a wrong value.
 #[derive(Debug, Default)]
-pub struct Texts(rustc_hash::FxHashSet<Arc<str>>);
+pub struct Texts {
+    texts: rustc_hash::FxHashSet<Arc<str>>,
+    pages: rustc_hash::FxHashMap<RawPage, Arc<Page>>,
+}
 
 impl Texts {
     const MAX: usize = 1 << 16;
+    /// Pages are larger than texts (a dozen fields): fewer of them.
+    const MAX_PAGES: usize = 1 << 13;
 
     pub fn intern(&mut self, text: String) -> Arc<str> {
-        if let Some(t) = self.0.get(text.as_str()) {
+        if let Some(t) = self.texts.get(text.as_str()) {
             return t.clone();
         }
-        if self.0.len() >= Self::MAX {
-            self.0.clear();
+        if self.texts.len() >= Self::MAX {
+            self.texts.clear();
         }
         let t: Arc<str> = text.into();
-        self.0.insert(t.clone());
+        self.texts.insert(t.clone());
         t
+    }
+
+    /// The page of these fields (a non-empty `url`), built and derived once.
+    fn page(&mut self, raw: RawPage) -> Arc<Page> {
+        if let Some(p) = self.pages.get(&raw) {
+            return p.clone();
+        }
+        if self.pages.len() >= Self::MAX_PAGES {
+            self.pages.clear();
+        }
+        let p = raw.clone();
+        let mut page = Page {
+            url: p.url.unwrap_or_default().into(),
+            title: opt(p.title),
+            hostname: opt(p.hostname),
+            domain: opt(p.domain),
+            pathname: opt(p.pathname),
+            query: opt(p.query_string),
+            fragment: opt(p.fragment),
+            keywords: opt(p.keywords),
+            lang: opt(p.lang),
+        };
+        page.derive();
+        let page = Arc::new(page);
+        self.pages.insert(raw, page.clone());
+        page
     }
 }
 
@@ -621,22 +653,8 @@ pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mu
     }
     let mut ev = TrackEvent::named_shared(&scenario.interner, texts.intern(name));
     if let Some(p) = raw.page {
-        match p.url {
-            Some(url) if !url.is_empty() => {
-                let mut page = Page {
-                    url: url.into(),
-                    title: opt(p.title),
-                    hostname: opt(p.hostname),
-                    domain: opt(p.domain),
-                    pathname: opt(p.pathname),
-                    query: opt(p.query_string),
-                    fragment: opt(p.fragment),
-                    keywords: opt(p.keywords),
-                    lang: opt(p.lang),
-                };
-                page.derive();
-                ev.page = Some(std::sync::Arc::new(page));
-            }
+        match &p.url {
+            Some(url) if !url.is_empty() => ev.page = Some(texts.page(p)),
             Some(_) if ev.is_pageview => return Err(LineError::Empty("page.url")),
             _ if ev.is_pageview => return Err(LineError::Missing("page.url")),
             _ => {}
@@ -905,6 +923,29 @@ mod tests {
         assert!(attribute_value(&serde_json::json!({"dataType": "number", "value": "abc"})).is_err());
         assert!(attribute_value(&serde_json::json!({"dataType": "integer", "value": 1.5})).is_err());
         assert!(attribute_value(&serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn a_repeated_page_is_shared_and_equal_to_one_parsed_alone() {
+        let sc = crate::config::load_str("pages.yaml", "name: pages\n").scenario.expect("valid");
+        let line = |title: &str| {
+            format!(
+                r#"{{"createdDate":"2026-03-02T10:00:00Z","customerCookieId":"c","eventName":"page_viewed","page":{{"url":"https://x.example/c/shoes?size=9","title":"{title}"}}}}"#
+            )
+        };
+        let page = |ev: Event| match ev.kind {
+            EventKind::Track(t) => t.page.expect("a pageview has a page"),
+            other => panic!("{other:?}"),
+        };
+        let mut texts = Texts::default();
+        let a = page(parse_line_with(&sc, &line("Shoes"), 1, &mut texts).unwrap());
+        let b = page(parse_line_with(&sc, &line("Shoes"), 2, &mut texts).unwrap());
+        let other = page(parse_line_with(&sc, &line("Boots"), 3, &mut texts).unwrap());
+        assert!(Arc::ptr_eq(&a, &b), "the same page fields give the same page");
+        assert!(!Arc::ptr_eq(&a, &other) && other.title.as_deref() == Some("Boots"));
+        let alone = page(parse_line(&sc, &line("Shoes"), 1).unwrap());
+        assert_eq!(*a, *alone);
+        assert_eq!(a.pathname.as_deref(), Some("/c/shoes"));
     }
 
     /// Reads `lines` (each `(createdDate, customer)`) with `max_gap`: each line's
