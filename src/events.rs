@@ -250,19 +250,32 @@ pub struct Event {
 
 // ---------- the JSON shape ----------
 
+/// A text of the line, borrowed unless it holds escapes: most texts are
+/// interned or only looked at, and need no copy of their own.
+type Text<'a> = std::borrow::Cow<'a, str>;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawEvent {
-    created_date: Option<String>,
-    customer_cookie_id: Option<String>,
-    event_name: Option<String>,
+struct RawEvent<'a> {
+    #[serde(borrow)]
+    created_date: Option<Text<'a>>,
+    #[serde(borrow)]
+    customer_cookie_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    event_name: Option<Text<'a>>,
     page: Option<RawPage>,
-    browser: Option<RawBrowser>,
-    device: Option<RawDevice>,
-    geolocation: Option<RawGeo>,
-    referrer: Option<RawReferrer>,
-    mkt_campaign: Option<RawCampaign>,
-    search_query: Option<String>,
+    #[serde(borrow)]
+    browser: Option<RawBrowser<'a>>,
+    #[serde(borrow)]
+    device: Option<RawDevice<'a>>,
+    #[serde(borrow)]
+    geolocation: Option<RawGeo<'a>>,
+    #[serde(borrow)]
+    referrer: Option<RawReferrer<'a>>,
+    #[serde(borrow)]
+    mkt_campaign: Option<RawCampaign<'a>>,
+    #[serde(borrow)]
+    search_query: Option<Text<'a>>,
     #[serde(default)]
     attributes: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
@@ -286,49 +299,70 @@ struct RawPage {
 }
 
 #[derive(Deserialize)]
-struct RawBrowser {
-    family: Option<String>,
-    version: Option<String>,
-    lang: Option<String>,
+struct RawBrowser<'a> {
+    #[serde(borrow)]
+    family: Option<Text<'a>>,
+    #[serde(borrow)]
+    version: Option<Text<'a>>,
+    #[serde(borrow)]
+    lang: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawDevice {
-    category: Option<String>,
+struct RawDevice<'a> {
+    #[serde(borrow)]
+    category: Option<Text<'a>>,
     #[serde(rename = "type")]
-    kind: Option<String>,
-    os_family: Option<String>,
+    #[serde(borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    os_family: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawGeo {
-    country: Option<String>,
-    country_name: Option<String>,
-    region: Option<String>,
-    locality: Option<String>,
-    postal_code: Option<String>,
+struct RawGeo<'a> {
+    #[serde(borrow)]
+    country: Option<Text<'a>>,
+    #[serde(borrow)]
+    country_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    region: Option<Text<'a>>,
+    #[serde(borrow)]
+    locality: Option<Text<'a>>,
+    #[serde(borrow)]
+    postal_code: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawReferrer {
-    url: Option<String>,
-    hostname: Option<String>,
-    medium: Option<String>,
+struct RawReferrer<'a> {
+    #[serde(borrow)]
+    url: Option<Text<'a>>,
+    #[serde(borrow)]
+    hostname: Option<Text<'a>>,
+    #[serde(borrow)]
+    medium: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawCampaign {
-    source: Option<String>,
-    medium: Option<String>,
-    name: Option<String>,
-    term: Option<String>,
-    content: Option<String>,
-    click_id: Option<String>,
-    network: Option<String>,
+struct RawCampaign<'a> {
+    #[serde(borrow)]
+    source: Option<Text<'a>>,
+    #[serde(borrow)]
+    medium: Option<Text<'a>>,
+    #[serde(borrow)]
+    name: Option<Text<'a>>,
+    #[serde(borrow)]
+    term: Option<Text<'a>>,
+    #[serde(borrow)]
+    content: Option<Text<'a>>,
+    #[serde(borrow)]
+    click_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    network: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -555,8 +589,8 @@ impl Texts {
     /// Pages are larger than texts (a dozen fields): fewer of them.
     const MAX_PAGES: usize = 1 << 13;
 
-    pub fn intern(&mut self, text: String) -> Arc<str> {
-        if let Some(t) = self.texts.get(text.as_str()) {
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(t) = self.texts.get(text) {
             return t.clone();
         }
         if self.texts.len() >= Self::MAX {
@@ -620,7 +654,7 @@ pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mu
     let customer = match raw.customer_cookie_id {
         None => return Err(LineError::Missing("customerCookieId")),
         Some(c) if c.is_empty() => return Err(LineError::Empty("customerCookieId")),
-        Some(c) => texts.intern(c),
+        Some(c) => texts.intern(&c),
     };
     if raw.action_event.is_some() && raw.event_name.is_some() {
         return Err(LineError::EventAndResponse);
@@ -651,7 +685,7 @@ pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mu
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(LineError::BadEventName(clip(&name)));
     }
-    let mut ev = TrackEvent::named_shared(&scenario.interner, texts.intern(name));
+    let mut ev = TrackEvent::named_shared(&scenario.interner, texts.intern(&name));
     if let Some(p) = raw.page {
         match &p.url {
             Some(url) if !url.is_empty() => ev.page = Some(texts.page(p)),
@@ -662,30 +696,39 @@ pub fn parse_line_with(scenario: &Scenario, line: &str, line_no: u64, texts: &mu
     } else if ev.is_pageview {
         return Err(LineError::Missing("page.url"));
     }
-    let mut part = |part: ContextPart, values: Vec<Option<String>>| {
+    let parts = [
+        raw.search_query.is_some(),
+        raw.browser.is_some(),
+        raw.device.is_some(),
+        raw.geolocation.is_some(),
+        raw.mkt_campaign.is_some(),
+        raw.referrer.is_some(),
+    ];
+    ev.context.reserve_exact(parts.iter().filter(|p| **p).count());
+    let mut part = |part: ContextPart, values: &[Option<Text>]| {
         let mut arr: ContextValues = Default::default();
         for (slot, v) in arr.iter_mut().zip(values) {
-            *slot = v.filter(|s| !s.is_empty()).map(|s| texts.intern(s));
+            *slot = v.as_deref().filter(|s| !s.is_empty()).map(|s| texts.intern(s));
         }
         ev.context.push((part, arr));
     };
     if let Some(q) = raw.search_query {
-        part(ContextPart::Search, vec![Some(q)]);
+        part(ContextPart::Search, &[Some(q)]);
     }
     if let Some(b) = raw.browser {
-        part(ContextPart::Browser, vec![b.family, b.version, b.lang]);
+        part(ContextPart::Browser, &[b.family, b.version, b.lang]);
     }
     if let Some(d) = raw.device {
-        part(ContextPart::Device, vec![d.category, d.kind, d.os_family]);
+        part(ContextPart::Device, &[d.category, d.kind, d.os_family]);
     }
     if let Some(g) = raw.geolocation {
-        part(ContextPart::Geo, vec![g.country, g.country_name, g.region, g.locality, g.postal_code]);
+        part(ContextPart::Geo, &[g.country, g.country_name, g.region, g.locality, g.postal_code]);
     }
     if let Some(c) = raw.mkt_campaign {
-        part(ContextPart::Campaign, vec![c.source, c.medium, c.name, c.term, c.content, c.click_id, c.network]);
+        part(ContextPart::Campaign, &[c.source, c.medium, c.name, c.term, c.content, c.click_id, c.network]);
     }
     if let Some(r) = raw.referrer {
-        part(ContextPart::Referrer, vec![r.url, r.hostname, r.medium]);
+        part(ContextPart::Referrer, &[r.url, r.hostname, r.medium]);
     }
     for (k, v) in &raw.attributes {
         let value = attribute_value(v).map_err(|why| LineError::BadAttribute { name: clip(k), why: clip(&why) })?;
@@ -923,6 +966,19 @@ mod tests {
         assert!(attribute_value(&serde_json::json!({"dataType": "number", "value": "abc"})).is_err());
         assert!(attribute_value(&serde_json::json!({"dataType": "integer", "value": 1.5})).is_err());
         assert!(attribute_value(&serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn escaped_texts_read_as_their_characters() {
+        // Texts without escapes are borrowed from the line; these need a copy.
+        let sc = crate::config::load_str("esc.yaml", "name: esc\n").scenario.expect("valid");
+        let line = r#"{"createdDate":"2026-03-02T10:00:00Z","customerCookieId":"c\"1","eventName":"cl\u0069ck","geolocation":{"country":"G\u0042"}}"#;
+        let ev = parse_line(&sc, line, 1).unwrap();
+        assert_eq!(&*ev.customer, "c\"1");
+        let EventKind::Track(t) = ev.kind else { panic!("a tracking event") };
+        assert_eq!(&*t.name_text, "click");
+        let geo = t.context.iter().find(|(p, _)| *p == ContextPart::Geo).expect("a geo part");
+        assert_eq!(geo.1[0].as_deref(), Some("GB"));
     }
 
     #[test]
