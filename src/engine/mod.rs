@@ -1067,6 +1067,17 @@ mod tests {
         fn schedule(&mut self, _: SimTime, _: Timer) {}
     }
 
+    /// The decisions `events` lead to (timers are not run: these journeys need none).
+    fn decisions_of(sc: &Scenario, events: &[Event]) -> Vec<(i64, DecisionKind)> {
+        let mut engine = Engine::new(sc, Responses::Recorded, 1);
+        let cc = crate::availability::ContactCenter::new(sc, &[]);
+        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
+        for ev in events {
+            engine.on_event(ev, &cc, &mut out).unwrap();
+        }
+        out.0
+    }
+
     #[test]
     fn a_change_late_in_an_event_reaches_conditions_evaluated_before_it() {
         // The outcome (step 3) reads a segment that is assigned later, in step 4, of
@@ -1083,15 +1094,15 @@ outcomes:
     achieved_when: segment("browsing")
 "#;
         let sc = crate::config::load_str("late.yaml", text).scenario.expect("valid");
-        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
-        let cc = crate::availability::ContactCenter::new(&sc, &[]);
-        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
-        for ev in [event_at(&sc, 0, "page_viewed", Some("/a")), event_at(&sc, 10, "page_viewed", Some("/b"))] {
-            engine.on_event(&ev, &cc, &mut out).unwrap();
-        }
-        assert_eq!(out.0, [(10, DecisionKind::SegmentAssigned(SegmentId(0)))]);
-        engine.on_event(&event_at(&sc, 20, "click", None), &cc, &mut out).unwrap();
-        assert_eq!(out.0[1..], [(20, DecisionKind::OutcomeAchieved(OutcomeId(0)))]);
+        let events = [
+            event_at(&sc, 0, "page_viewed", Some("/a")),
+            event_at(&sc, 10, "page_viewed", Some("/b")),
+            event_at(&sc, 20, "click", None),
+        ];
+        assert_eq!(
+            decisions_of(&sc, &events),
+            [(10, DecisionKind::SegmentAssigned(SegmentId(0))), (20, DecisionKind::OutcomeAchieved(OutcomeId(0)))]
+        );
     }
 
     #[test]
@@ -1114,21 +1125,19 @@ action_maps:
     action: {type: content_offer}
 "#;
         let sc = crate::config::load_str("lapse.yaml", text).scenario.expect("valid");
-        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
-        let cc = crate::availability::ContactCenter::new(&sc, &[]);
-        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
         let hour = 3600;
-        for ev in [
-            event_at(&sc, 0, "order_completed", None),
-            event_at(&sc, 12 * hour, "page_viewed", Some("/a")),
-            event_at(&sc, 25 * hour, "page_viewed", Some("/a")),
-        ] {
-            engine.on_event(&ev, &cc, &mut out).unwrap();
-        }
+        let out = decisions_of(
+            &sc,
+            &[
+                event_at(&sc, 0, "order_completed", None),
+                event_at(&sc, 12 * hour, "page_viewed", Some("/a")),
+                event_at(&sc, 25 * hour, "page_viewed", Some("/a")),
+            ],
+        );
         let qualified =
-            out.0.iter().find(|(_, k)| matches!(k, DecisionKind::Action { state: ActionState::Qualified, .. }));
-        assert_eq!(out.0[0], (0, DecisionKind::SegmentAssigned(SegmentId(0))));
-        assert_eq!(qualified.map(|(t, _)| *t), Some(25 * hour), "{:?}", out.0);
+            out.iter().find(|(_, k)| matches!(k, DecisionKind::Action { state: ActionState::Qualified, .. }));
+        assert_eq!(out[0], (0, DecisionKind::SegmentAssigned(SegmentId(0))));
+        assert_eq!(qualified.map(|(t, _)| *t), Some(25 * hour), "{out:?}");
     }
 
     #[test]
@@ -1141,14 +1150,9 @@ segments:
     when: now.hour >= 11
 "#;
         let sc = crate::config::load_str("hour.yaml", text).scenario.expect("valid");
-        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
-        let cc = crate::availability::ContactCenter::new(&sc, &[]);
-        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
         // 10:50, 10:59 and 11:05 UTC: custom events that change nothing else.
-        for secs in [3000, 3540, 3900] {
-            engine.on_event(&event_at(&sc, secs, "click", None), &cc, &mut out).unwrap();
-        }
-        assert_eq!(out.0, [(3900, DecisionKind::SegmentAssigned(SegmentId(0)))]);
+        let events = [3000, 3540, 3900].map(|secs| event_at(&sc, secs, "click", None));
+        assert_eq!(decisions_of(&sc, &events), [(3900, DecisionKind::SegmentAssigned(SegmentId(0)))]);
     }
 
     #[test]
@@ -1179,9 +1183,6 @@ segments:
         let products = &rules.counts_by_event[&sc.interner.lookup("product_viewed")];
         assert_eq!((products.always.len(), products.general.len(), products.literal.len()), (0, 1, 1));
 
-        let mut engine = Engine::new(&sc, Responses::Recorded, 1);
-        let cc = crate::availability::ContactCenter::new(&sc, &[]);
-        let mut out = Decisions(Vec::new(), SimTime::from_timestamp(START.parse().unwrap()).0);
         let product = |secs, category: &str| {
             let mut ev = event_at(&sc, secs, "product_viewed", None);
             if let EventKind::Track(t) = &mut ev.kind {
@@ -1189,20 +1190,17 @@ segments:
             }
             ev
         };
-        for ev in [
+        let events = [
             event_at(&sc, 1, "page_viewed", Some("/a")),
             event_at(&sc, 2, "page_viewed", Some("/c/hats")),
             event_at(&sc, 3, "page_viewed", Some("/c/shoes")),
             product(4, "y"),
             product(5, "x"),
-        ] {
-            engine.on_event(&ev, &cc, &mut out).unwrap();
-        }
-        let names: Vec<(i64, &str)> = out
-            .0
-            .iter()
+        ];
+        let names: Vec<(i64, &str)> = decisions_of(&sc, &events)
+            .into_iter()
             .map(|(t, k)| match k {
-                DecisionKind::SegmentAssigned(id) => (*t, sc.segments[id.0 as usize].id.as_str()),
+                DecisionKind::SegmentAssigned(id) => (t, sc.segments[id.0 as usize].id.as_str()),
                 other => panic!("{other:?}"),
             })
             .collect();
