@@ -120,10 +120,8 @@ impl Staffing {
     }
 
     fn count(agents: &[Agent]) -> Staffing {
-        agents.iter().map(Staffing::of).fold(Staffing::default(), |mut sum, a| {
-            sum.replace(Staffing::default(), a);
-            sum
-        })
+        let of = agents.iter().map(Staffing::of);
+        Staffing { logged_in: of.clone().map(|s| s.logged_in).sum(), available: of.map(|s| s.available).sum() }
     }
 }
 

@@ -307,16 +307,10 @@ impl StrTest {
     fn eval<C: Context + ?Sized>(&self, s: &str, ctx: &C) -> Option<bool> {
         Some(match self {
             StrTest::Contains(n) => s.contains(&*n.eval(ctx)?),
-            StrTest::StartsWith(n) => {
-                let p = n.eval(ctx)?;
-                s.len() >= p.len() && bytes_eq(&s.as_bytes()[..p.len()], p.as_bytes())
-            }
-            StrTest::EndsWith(n) => {
-                let p = n.eval(ctx)?;
-                s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
-            }
+            StrTest::StartsWith(n) => starts_with(s, &n.eval(ctx)?),
+            StrTest::EndsWith(n) => ends_with(s, &n.eval(ctx)?),
             StrTest::StartsWithLit(p) => starts_with(s, p),
-            StrTest::EndsWithLit(p) => s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes()),
+            StrTest::EndsWithLit(p) => ends_with(s, p),
             StrTest::Matches(re) => re.is_match(s),
             StrTest::In(items) => items.iter().any(|i| str_eq(s, i)),
             StrTest::ContainsLit(n) => n.is_in(s),
@@ -367,6 +361,11 @@ fn str_eq(a: &str, b: &str) -> bool {
 #[inline(always)]
 fn starts_with(s: &str, p: &str) -> bool {
     s.len() >= p.len() && bytes_eq(&s.as_bytes()[..p.len()], p.as_bytes())
+}
+
+#[inline(always)]
+fn ends_with(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
 }
 
 #[inline(always)]

@@ -177,10 +177,6 @@ impl Pattern {
             _ => self.re.is_match(s),
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        self.re.as_str()
-    }
 }
 
 impl std::fmt::Debug for Pattern {

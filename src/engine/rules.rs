@@ -128,13 +128,16 @@ impl PatternSet {
         let (mut always, mut general) = (Vec::new(), Vec::new());
         let mut literal: Vec<(StrNode, Vec<(LitTest, u32)>)> = Vec::new();
         for (slot, cond) in patterns {
-            match cond.map(|c| (c, c.as_literal_test())) {
-                None => always.push(slot),
-                Some((_, Some((text, test)))) => match literal.iter_mut().find(|(t, _)| t == text) {
+            let Some(cond) = cond else {
+                always.push(slot);
+                continue;
+            };
+            match cond.as_literal_test() {
+                Some((text, test)) => match literal.iter_mut().find(|(t, _)| t == text) {
                     Some((_, tests)) => tests.push((test, slot)),
                     None => literal.push((text.clone(), vec![(test, slot)])),
                 },
-                Some((_, None)) => general.push(slot),
+                None => general.push(slot),
             }
         }
         PatternSet {
