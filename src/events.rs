@@ -284,6 +284,25 @@ struct RawEvent<'a> {
     action_event: Option<RawActionEvent>,
 }
 
+impl RawPage {
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.url,
+            &self.title,
+            &self.hostname,
+            &self.domain,
+            &self.pathname,
+            &self.query_string,
+            &self.fragment,
+            &self.keywords,
+            &self.lang,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 struct RawPage {
@@ -576,24 +595,37 @@ pub fn parse_line(scenario: &Scenario, line: &str, line_no: u64) -> Result<Event
 }
 
 /// Context texts and pages seen recently, shared by the events that repeat
-/// them (a site's pages and a visitor's context recur at every event). Bounded:
-/// each starts afresh when full, which costs a few copies, never a wrong value.
+/// them (a site's pages and a visitor's context recur at every event). Bounded
+/// in entries and in bytes (a stream of long, never-repeated URLs must not
+/// fill memory): each starts afresh when full, which costs a few copies, never
+/// a wrong value.
 #[derive(Debug, Default)]
 pub struct Texts {
     texts: rustc_hash::FxHashSet<Arc<str>>,
+    text_bytes: usize,
     pages: rustc_hash::FxHashMap<RawPage, Arc<Page>>,
+    page_bytes: usize,
+}
+
+/// Room for one more entry of `size` bytes in a cache of `len` entries holding
+/// `*bytes`: `false` when it must be cleared first (then `*bytes` counts from 0).
+fn has_room(len: usize, bytes: &mut usize, size: usize, max: (usize, usize)) -> bool {
+    let room = len < max.0 && *bytes + size <= max.1;
+    *bytes = if room { *bytes + size } else { size };
+    room
 }
 
 impl Texts {
-    const MAX: usize = 1 << 16;
+    /// Entries and bytes of texts.
+    const MAX: (usize, usize) = (1 << 16, 8 << 20);
     /// Pages are larger than texts (a dozen fields): fewer of them.
-    const MAX_PAGES: usize = 1 << 13;
+    const MAX_PAGES: (usize, usize) = (1 << 13, 8 << 20);
 
     pub fn intern(&mut self, text: &str) -> Arc<str> {
         if let Some(t) = self.texts.get(text) {
             return t.clone();
         }
-        if self.texts.len() >= Self::MAX {
+        if !has_room(self.texts.len(), &mut self.text_bytes, text.len(), Self::MAX) {
             self.texts.clear();
         }
         let t: Arc<str> = text.into();
@@ -606,7 +638,10 @@ impl Texts {
         if let Some(p) = self.pages.get(&raw) {
             return p.clone();
         }
-        if self.pages.len() >= Self::MAX_PAGES {
+        // The key's texts, the page's copy of them, and about as much again in
+        // the parts derived from the URL (hostname, pathname, query).
+        let size = 3 * raw.texts().map(str::len).sum::<usize>();
+        if !has_room(self.pages.len(), &mut self.page_bytes, size, Self::MAX_PAGES) {
             self.pages.clear();
         }
         let p = raw.clone();
@@ -966,6 +1001,27 @@ mod tests {
         assert!(attribute_value(&serde_json::json!({"dataType": "number", "value": "abc"})).is_err());
         assert!(attribute_value(&serde_json::json!({"dataType": "integer", "value": 1.5})).is_err());
         assert!(attribute_value(&serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn long_pages_and_texts_never_repeated_stay_within_the_byte_bound() {
+        // 60 pages and texts of 400 KB each, all different: 24 MB each way.
+        let sc = crate::config::load_str("long.yaml", "name: long\n").scenario.expect("valid");
+        let mut texts = Texts::default();
+        for i in 0..60 {
+            let long = format!("{i}{}", "x".repeat(400_000));
+            let line = format!(
+                r#"{{"createdDate":"2026-03-02T10:00:00Z","customerCookieId":"c","eventName":"page_viewed","page":{{"url":"https://x.example/{long}"}},"referrer":{{"url":"{long}"}}}}"#
+            );
+            parse_line_with(&sc, &line, i + 1, &mut texts).unwrap();
+            let (page_bytes, text_bytes) = (
+                texts.pages.values().map(|p| 3 * p.url.len()).sum::<usize>(),
+                texts.texts.iter().map(|t| t.len()).sum::<usize>(),
+            );
+            assert!(page_bytes <= Texts::MAX_PAGES.1 && texts.page_bytes <= Texts::MAX_PAGES.1, "{page_bytes}");
+            assert!(text_bytes <= Texts::MAX.1 && texts.text_bytes <= Texts::MAX.1, "{text_bytes}");
+        }
+        assert!(texts.pages.len() < 60 && texts.texts.len() < 60);
     }
 
     #[test]
