@@ -179,6 +179,8 @@ pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> st
         let opts = Options {
             responses: args.responses,
             on_invalid: if args.skip_invalid { OnInvalid::Skip } else { OnInvalid::Stop },
+            // Reading and writing take a thread each: the engine's shards get the rest.
+            threads: threads.saturating_sub(2).max(1),
             ..Options::default()
         };
         let mut sample = crate::report::html::JourneySample::new(&sc);
@@ -403,6 +405,8 @@ pub struct RunArgs {
     pub file: PathBuf,
     pub out: Option<PathBuf>,
     pub seed: Option<u64>,
+    /// `--threads`: for the visitors' shards; every core when absent or 0.
+    pub threads: Option<usize>,
     pub sets: Vec<String>,
     pub quiet: bool,
 }
@@ -489,7 +493,8 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io:
         let start = crate::sim::origin(&sc).0;
         let mut both = crate::report::html::Tee(&mut files, &mut sample);
         let mut progress = Progress { inner: &mut both, bar: bar.clone(), start };
-        crate::sim::simulate(&sc, &crate::sim::Options::default(), &mut progress, None)
+        let opts = crate::sim::Options { threads: thread_count(args.threads), ..crate::sim::Options::default() };
+        crate::sim::simulate(&sc, &opts, &mut progress, None)
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -525,7 +530,8 @@ pub fn generate(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std
     // The journeys depend on decisions (an engaged chat changes where a visitor
     // goes), so generating runs the whole simulation and keeps only the events.
     let mut collect = crate::report::Collect::new(&sc);
-    crate::sim::simulate(&sc, &crate::sim::Options::default(), &mut collect, Some(&mut log));
+    let opts = crate::sim::Options { threads: thread_count(args.threads), ..crate::sim::Options::default() };
+    crate::sim::simulate(&sc, &opts, &mut collect, Some(&mut log));
     if let Some(e) = error {
         return Err(e);
     }
@@ -669,7 +675,7 @@ pub fn sweep(out: &mut dyn Write, err: &mut dyn Write, args: &SweepArgs) -> std:
     // should not surface after an hour of runs.
     let base = match load_for_run(
         err,
-        &RunArgs { file: args.file.clone(), out: None, seed: None, sets: vec![], quiet: true },
+        &RunArgs { file: args.file.clone(), out: None, seed: None, threads: None, sets: vec![], quiet: true },
     )? {
         Some(sc) => sc,
         None => return Ok(exit::FAILED),

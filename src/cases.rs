@@ -106,7 +106,7 @@ pub fn run_case(sc: &Scenario, case: &Case) -> CaseResult {
         // Cases are independent: each draws from its own seed, derived from its name.
         seed: Some(case_seed(sc.seed, &case.name)),
         record_features: None,
-        evaluate_every_condition: false,
+        ..Options::default()
     };
     let mut out = Collect(Vec::new());
     let mut iter = events.into_iter().map(|e| (e.line, Ok::<Event, LineError>(e)));

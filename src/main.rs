@@ -224,11 +224,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { files } => app::check(&mut out, &files),
         Command::Run { file, out: dir, seed, threads, sets, quiet } => {
-            if let Some(n) = threads {
-                // Sizes the pool parallel work uses; results never depend on it.
-                let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
-            }
-            let args = app::RunArgs { file, out: dir, seed, sets, quiet };
+            let args = app::RunArgs { file, out: dir, seed, threads, sets, quiet };
             app::run(&mut out, &mut err, &args)
         }
         Command::Sweep { file, sets, runs, threads, shard, out: dir, quiet } => {
@@ -244,7 +240,7 @@ fn main() -> ExitCode {
             app::import_genesys(&mut out, &mut err, &paths, path.as_deref())
         }
         Command::Generate { file, out: path, seed, sets } => {
-            let args = app::RunArgs { file, out: path, seed, sets, quiet: true };
+            let args = app::RunArgs { file, out: path, seed, threads: None, sets, quiet: true };
             app::generate(&mut out, &mut err, &args)
         }
         Command::Replay { file, events, out: dir, skip_invalid, quiet, responses, threads, gap } => {

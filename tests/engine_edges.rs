@@ -383,7 +383,7 @@ fn another_visitor_sees_the_same_stale_snapshot() {
         trace: None,
         seed: None,
         record_features: None,
-        evaluate_every_condition: false,
+        ..Options::default()
     };
     let mut out = Collect(Vec::new(), Vec::new());
     let mut iter = events.into_iter().map(|e| (e.line, Ok::<_, LineError>(e)));

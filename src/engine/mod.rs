@@ -124,7 +124,8 @@ pub struct Engine<'s> {
     pub sc: &'s Scenario,
     /// The seed all of this run's draws derive from (the scenario's, or a case's).
     pub seed: u64,
-    rules: Rules,
+    /// Shared by the shards of one run ([`Engine::sibling`]).
+    rules: Arc<Rules>,
     /// Active visitors: those with a session, or with a place not yet retired.
     index: FxHashMap<Arc<str>, VisitorId>,
     visitors: Vec<Visitor>,
@@ -160,7 +161,19 @@ pub struct Engine<'s> {
 
 impl<'s> Engine<'s> {
     pub fn new(sc: &'s Scenario, responses: Responses, seed: u64) -> Self {
-        let rules = Rules::new(sc);
+        Self::with_rules(sc, Arc::new(Rules::new(sc)), responses, seed)
+    }
+
+    /// An engine with no visitors that shares this one's compiled rules and
+    /// settings: a shard of the same run (`crate::sim`).
+    pub fn sibling(&self) -> Self {
+        let mut e = Self::with_rules(self.sc, self.rules.clone(), self.responses, self.seed);
+        e.record_features = self.record_features;
+        e.forced = self.forced;
+        e
+    }
+
+    fn with_rules(sc: &'s Scenario, rules: Arc<Rules>, responses: Responses, seed: u64) -> Self {
         Engine {
             sc,
             seed,
@@ -366,7 +379,7 @@ impl<'s> Engine<'s> {
             None => self.start_session(v, now, sink),
         }
         let sc = self.sc;
-        let rules = &self.rules;
+        let rules: &Rules = &self.rules;
         let vis = &mut self.visitors[v.slot()];
         let customer = vis.customer.clone();
         let life = &mut vis.life;
@@ -820,7 +833,7 @@ impl<'s> Engine<'s> {
         sink: &mut dyn Sink,
     ) {
         let sc = self.sc;
-        let rules = &self.rules;
+        let rules: &Rules = &self.rules;
         let tracing = self.trace_visitor == Some(v);
         let vis = &mut self.visitors[v.slot()];
         let Some(s) = vis.session.as_deref_mut() else { return };

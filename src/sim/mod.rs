@@ -1,11 +1,19 @@
-//! The discrete-event loop: one simulated clock in integer milliseconds, a
-//! binary heap of timers, and the same-instant order of SPEC §6 —
-//! availability updates first, then tracking events in input order, then other
-//! timers in the order they were scheduled. `replay`, `test` cases (and `run`)
+//! The discrete-event loop: one simulated clock in integer milliseconds and
+//! the same-instant order of SPEC §6 — availability updates first, then
+//! tracking events in input order, then other timers ([`order`] refines their
+//! order so that shards can keep it apart). `replay`, `test` cases and `run`
 //! all drive the engine through this loop.
+//!
+//! The clock moves one pacing interval at a time (from one availability update
+//! to the next). Within an interval the gates read only the last published
+//! snapshot, so the visitors' shards run independently ([`shard`]), in
+//! parallel when there are threads to spare; then one thread merges what they
+//! did in key order and runs the contact center, the chats, and the items of
+//! the visitors it may act on. Every thread count runs these same phases, so
+//! the outputs are byte-identical for any `--threads`.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+mod order;
+mod shard;
 
 use rustc_hash::FxHashMap;
 
@@ -17,6 +25,8 @@ use crate::engine::{ChatEvent, ChatRequest, Decision, Engine, Responses, Session
 use crate::events::{Event, EventKind, LineError};
 use crate::random;
 use crate::traffic::Generator;
+use order::{Key, Timers};
+use shard::{CONTACT_CENTER, Ctl, Deferred, Out, Own, SHARDS, Shard, shard_of};
 
 /// Where a run's results go.
 pub trait Output {
@@ -58,6 +68,9 @@ pub struct Options {
     /// whose inputs changed ([`crate::engine::changes`]); the same decisions,
     /// slower: for tests that check exactly that.
     pub evaluate_every_condition: bool,
+    /// Threads for the visitors' shards: 1 runs everything on the calling
+    /// thread. The outputs are the same for any count.
+    pub threads: usize,
 }
 
 impl Default for Options {
@@ -70,6 +83,7 @@ impl Default for Options {
             seed: None,
             record_features: None,
             evaluate_every_condition: false,
+            threads: 1,
         }
     }
 }
@@ -93,6 +107,11 @@ pub struct Stats {
     pub workgroups: Vec<WorkgroupStats>,
     /// What the traffic generator made (`run` and `generate` only).
     pub traffic: Option<crate::traffic::TrafficStats>,
+    /// Batches of events the loop ran (an interval's, or part of one).
+    pub batches: u64,
+    /// Batches of at least [`PARALLEL_MIN`] events: those whose shards run
+    /// on the pool when there is one.
+    pub large_batches: u64,
 }
 
 /// A replay stopped by an invalid line.
@@ -103,96 +122,106 @@ pub struct StopError {
     pub error: LineError,
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    time: SimTime,
-    seq: u64,
-    /// Index into `Loop::timers`.
-    slot: usize,
-}
+/// Below this many events in an interval, its shards run on the calling
+/// thread: waking the pool would cost more than it saves. Either way each
+/// shard does the same work in the same order.
+pub const PARALLEL_MIN: usize = 32;
 
-/// A timer of either side.
-#[derive(Debug)]
-enum Scheduled {
-    Engine(Timer),
-    Cc(CcTimer),
-}
+/// Marks a merge entry as a deferred item rather than an output.
+const DEFERRED: u32 = 1 << 31;
 
-/// The timer heap and the sinks both sides write to.
-struct Loop<'o> {
-    heap: BinaryHeap<Reverse<Entry>>,
-    timers: Vec<Option<Scheduled>>,
-    free: Vec<usize>,
+/// The contact center's timers, and what it reported during a step.
+#[derive(Default)]
+struct CcBooks {
+    timers: Timers<CcTimer>,
     seq: u64,
-    /// Timers other than the repeating shift check: the clock runs while any is pending.
+    /// Pending timers other than the repeating shift check: the clock runs while any is pending.
     live: usize,
+    events: Vec<(SimTime, CcEvent)>,
+}
+
+impl CcSink for CcBooks {
+    fn schedule(&mut self, at: SimTime, timer: CcTimer) {
+        if !matches!(timer, CcTimer::Shifts) {
+            self.live += 1;
+        }
+        self.seq += 1;
+        self.timers.push(Key::timer(at, CONTACT_CENTER, self.seq), timer);
+    }
+    fn chat(&mut self, at: SimTime, event: CcEvent) {
+        self.events.push((at, event));
+    }
+}
+
+/// What the sequential phase writes to, apart from the shards.
+struct Io<'o> {
     out: &'o mut dyn Output,
-    /// Chats accepted during an engine step, queued once the step returns.
+    /// Timers scheduled in the sequential phase that fall due in its interval.
+    late: Timers<Timer>,
+    /// Chats accepted during a step, queued once the step returns.
     accepted: Vec<(SimTime, ChatRequest)>,
     simulated: Vec<bool>,
-    /// What the contact center reported during its step.
-    cc_events: Vec<(SimTime, CcEvent)>,
     sessions: u64,
 }
 
-impl Loop<'_> {
-    fn push(&mut self, at: SimTime, item: Scheduled) {
-        if !matches!(item, Scheduled::Cc(CcTimer::Shifts)) {
-            self.live += 1;
-        }
-        let slot = match self.free.pop() {
-            Some(i) => {
-                self.timers[i] = Some(item);
-                i
-            }
-            None => {
-                self.timers.push(Some(item));
-                self.timers.len() - 1
-            }
-        };
-        self.seq += 1;
-        self.heap.push(Reverse(Entry { time: at, seq: self.seq, slot }));
-    }
-
-    fn pop(&mut self) -> Option<(SimTime, Scheduled)> {
-        let Reverse(entry) = self.heap.pop()?;
-        let item = self.timers[entry.slot].take().expect("each slot is popped once");
-        self.free.push(entry.slot);
-        if !matches!(item, Scheduled::Cc(CcTimer::Shifts)) {
-            self.live -= 1;
-        }
-        Some((entry.time, item))
-    }
+/// The sequential phase's sink: outputs go straight out, already in key order.
+struct Live<'a, 'o> {
+    own: &'a mut Own,
+    io: &'a mut Io<'o>,
+    /// The end of the interval.
+    bound: Key,
 }
 
-impl Sink for Loop<'_> {
+impl Sink for Live<'_, '_> {
     fn decision(&mut self, d: Decision) {
-        self.out.decision(&d);
+        self.io.out.decision(&d);
     }
     fn schedule(&mut self, at: SimTime, timer: Timer) {
-        self.push(at, Scheduled::Engine(timer));
+        let key = self.own.next_key(at);
+        if key < self.bound {
+            self.io.late.push(key, timer);
+        } else {
+            self.own.timers.push(key, timer);
+        }
     }
     fn chat_started(&mut self, at: SimTime, chat: ChatRequest) {
-        if self.simulated[chat.target.0 as usize] {
-            self.accepted.push((at, chat));
+        if self.io.simulated[chat.target.0 as usize] {
+            self.own.entangled.add(&chat.customer);
+            self.io.accepted.push((at, chat));
         }
     }
     fn session_ended(&mut self, end: &SessionEnd) {
-        self.sessions += 1;
-        self.out.session_ended(end);
+        self.io.sessions += 1;
+        self.io.out.session_ended(end);
     }
     fn features(&mut self, customer: &std::sync::Arc<str>, session: u32, values: &[f64]) {
-        self.out.features(customer, session, values);
+        self.io.out.features(customer, session, values);
     }
 }
 
-impl CcSink for Loop<'_> {
-    fn schedule(&mut self, at: SimTime, timer: CcTimer) {
-        self.push(at, Scheduled::Cc(timer));
+/// What the generator may read of the visitors: each from its shard.
+struct ShardsView<'a, 's>(&'a [Shard<'s>]);
+
+impl crate::traffic::VisitorView for ShardsView<'_, '_> {
+    fn engaged(&self, customer: &str) -> bool {
+        self.0[shard_of(customer)].engine.engaged(customer)
     }
-    fn chat(&mut self, at: SimTime, event: CcEvent) {
-        self.cc_events.push((at, event));
-    }
+}
+
+/// One run's state between its phases.
+struct Run<'s, 'o> {
+    sc: &'s Scenario,
+    seed: u64,
+    on_invalid: OnInvalid,
+    shards: Vec<Shard<'s>>,
+    cc: ContactCenter<'s>,
+    books: CcBooks,
+    chats: FxHashMap<ChatId, ChatRequest>,
+    io: Io<'o>,
+    /// The time of the last item or update: where the clock stopped.
+    last_time: Option<SimTime>,
+    /// Merge entries, reused: (key, shard with [`DEFERRED`] or not, index).
+    order: Vec<(Key, u32, u32)>,
 }
 
 /// Where the loop's tracking events come from: a recorded stream or the traffic generator.
@@ -206,7 +235,7 @@ pub trait Source {
         stats: &mut Stats,
     ) -> Result<Option<SimTime>, StopError>;
     /// The input due now; a step may make no event (a generated visitor leaving).
-    fn take(&mut self, engine: &Engine<'_>) -> Option<Event>;
+    fn take(&mut self, view: &dyn crate::traffic::VisitorView) -> Option<Event>;
 }
 
 /// A recorded stream, one event held ahead to know the next time.
@@ -251,7 +280,7 @@ impl Source for StreamSource<'_> {
         Ok(self.pending.as_ref().map(|e| e.time))
     }
 
-    fn take(&mut self, _: &Engine<'_>) -> Option<Event> {
+    fn take(&mut self, _: &dyn crate::traffic::VisitorView) -> Option<Event> {
         self.pending.take()
     }
 }
@@ -267,8 +296,8 @@ impl Source for TrafficSource<'_, '_> {
         Ok(self.generator.next_time())
     }
 
-    fn take(&mut self, engine: &Engine<'_>) -> Option<Event> {
-        let ev = self.generator.take(engine)?;
+    fn take(&mut self, view: &dyn crate::traffic::VisitorView) -> Option<Event> {
+        let ev = self.generator.take(view)?;
         if let Some(log) = self.log.as_mut() {
             log(&ev);
         }
@@ -319,45 +348,6 @@ pub fn replay(
     replay_from(sc, sc.start.map(SimTime::from_timestamp), events, opts, out)
 }
 
-/// Moves accepted chats into the contact center, and its chat events back to the engine.
-fn settle(
-    sc: &Scenario,
-    seed: u64,
-    engine: &mut Engine<'_>,
-    cc: &mut ContactCenter<'_>,
-    lp: &mut Loop<'_>,
-    chats: &mut FxHashMap<ChatId, ChatRequest>,
-) {
-    loop {
-        for (at, chat) in std::mem::take(&mut lp.accepted) {
-            // Keyed by the chat itself, so a chat's draws do not depend on other chats.
-            let key = u64::from(chat.session) << 20 | u64::from(chat.map.0);
-            let mut draw_patience = random::stream(seed, "patience", &chat.customer, key);
-            let patience = persona_of(sc, seed, &chat.customer)
-                .and_then(|p| p.patience.as_ref())
-                .map(|d| Millis(random::sample(d, &mut draw_patience).round() as i64));
-            let mut rng = random::stream(seed, "handle", &chat.customer, key);
-            if let Some(id) = cc.enqueue(at, chat.target, patience, &mut rng, lp) {
-                chats.insert(id, chat);
-            }
-        }
-        if lp.cc_events.is_empty() {
-            break;
-        }
-        for (at, event) in std::mem::take(&mut lp.cc_events) {
-            let (id, what) = match event {
-                CcEvent::Engaged(id) => (id, ChatEvent::Engaged),
-                CcEvent::Abandoned(id) => (id, ChatEvent::Abandoned),
-                CcEvent::Completed(id) => (id, ChatEvent::Completed),
-            };
-            let chat = if what == ChatEvent::Engaged { chats.get(&id).cloned() } else { chats.remove(&id) };
-            if let Some(chat) = chat {
-                engine.on_chat(at, &chat, what, lp);
-            }
-        }
-    }
-}
-
 /// Like [`replay`], with the clock starting at `origin` (or the first event).
 pub fn replay_from(
     sc: &Scenario,
@@ -369,7 +359,242 @@ pub fn replay_from(
     run_loop(sc, origin, &mut StreamSource::new(events), opts, out)
 }
 
-/// The loop itself, for any source of events.
+impl Run<'_, '_> {
+    fn stamp(&mut self, t: SimTime) {
+        self.last_time = self.last_time.max(Some(t));
+    }
+
+    /// When the next timer of either side is due (once per interval: plain loops).
+    fn next_timer(&self) -> Option<SimTime> {
+        let mut first = self.books.timers.peek();
+        for s in &self.shards {
+            if let Some(k) = s.ctl.own.timers.peek()
+                && first.is_none_or(|f| k < f)
+            {
+                first = Some(k);
+            }
+        }
+        first.map(|k| k.time)
+    }
+
+    /// Pending timers other than the shift checks.
+    fn live(&self) -> usize {
+        let mut n = self.books.live + self.io.late.len();
+        for s in &self.shards {
+            n += s.ctl.own.timers.len();
+        }
+        n
+    }
+
+    /// Moves accepted chats into the contact center, and its chat events back to the engine.
+    fn settle(&mut self, bound: Key) {
+        loop {
+            for (at, chat) in std::mem::take(&mut self.io.accepted) {
+                // Keyed by the chat itself, so a chat's draws do not depend on other chats.
+                let key = u64::from(chat.session) << 20 | u64::from(chat.map.0);
+                let mut draw_patience = random::stream(self.seed, "patience", &chat.customer, key);
+                let patience = persona_of(self.sc, self.seed, &chat.customer)
+                    .and_then(|p| p.patience.as_ref())
+                    .map(|d| Millis(random::sample(d, &mut draw_patience).round() as i64));
+                let mut rng = random::stream(self.seed, "handle", &chat.customer, key);
+                match self.cc.enqueue(at, chat.target, patience, &mut rng, &mut self.books) {
+                    Some(id) => {
+                        self.chats.insert(id, chat);
+                    }
+                    None => self.shards[shard_of(&chat.customer)].ctl.own.entangled.release(&chat.customer),
+                }
+            }
+            if self.books.events.is_empty() {
+                break;
+            }
+            for (at, event) in std::mem::take(&mut self.books.events) {
+                let (id, what) = match event {
+                    CcEvent::Engaged(id) => (id, ChatEvent::Engaged),
+                    CcEvent::Abandoned(id) => (id, ChatEvent::Abandoned),
+                    CcEvent::Completed(id) => (id, ChatEvent::Completed),
+                };
+                let chat =
+                    if what == ChatEvent::Engaged { self.chats.get(&id).cloned() } else { self.chats.remove(&id) };
+                if let Some(chat) = chat {
+                    let Shard { engine, ctl } = &mut self.shards[shard_of(&chat.customer)];
+                    engine.on_chat(at, &chat, what, &mut Live { own: &mut ctl.own, io: &mut self.io, bound });
+                    if what != ChatEvent::Engaged {
+                        ctl.own.entangled.release(&chat.customer);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The parallel phase of a batch that ends at `bound`: every shard runs
+    /// its items, on the pool if there is one and enough to do.
+    fn parallel(&mut self, bound: Key, pool: Option<&rayon::ThreadPool>) {
+        let Run { shards, cc, io, on_invalid, .. } = self;
+        let (cc, simulated, on_invalid): (&ContactCenter, &[bool], OnInvalid) = (cc, &io.simulated, *on_invalid);
+        let work: usize = shards.iter().map(|s| s.ctl.inbox.len()).sum();
+        if work == 0 && !shards.iter().any(|s| s.has_work(bound)) {
+            return;
+        }
+        match pool {
+            Some(pool) if work >= PARALLEL_MIN => pool.install(|| {
+                use rayon::prelude::*;
+                shards.par_iter_mut().for_each(|s| s.advance(bound, cc, simulated, on_invalid));
+            }),
+            _ => shards.iter_mut().for_each(|s| s.advance(bound, cc, simulated, on_invalid)),
+        }
+        for s in shards.iter() {
+            if let Some(last) = s.ctl.tally.last {
+                self.last_time = self.last_time.max(Some(last.time));
+            }
+        }
+    }
+
+    /// The sequential phase of a batch that ends at `bound`: replays the
+    /// shards' outputs, runs the deferred items, the contact center's timers
+    /// and the chats, all in key order. `stop` is where an invalid input line
+    /// stops the run; `after` is when the input has more (a step past the
+    /// batch, or the batch's last step). `Ok(false)`: the run is over.
+    fn sequential(
+        &mut self,
+        bound: Key,
+        mut stop: Option<(Key, StopError)>,
+        after: Option<SimTime>,
+    ) -> Result<bool, StopError> {
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        for (s, shard) in self.shards.iter().enumerate() {
+            order.extend(shard.ctl.out.iter().enumerate().map(|(i, (k, _))| (*k, s as u32, i as u32)));
+            order.extend(shard.ctl.deferred.iter().enumerate().map(|(i, (k, _))| (*k, s as u32 | DEFERRED, i as u32)));
+        }
+        // Items are unique by key; one item's outputs keep their order by index.
+        order.sort_unstable();
+        let mut next = 0;
+        let result = loop {
+            let merged = order.get(next).map(|e| e.0);
+            let cc = self.books.timers.peek_before(bound);
+            let late = self.io.late.peek_before(bound);
+            let halt = stop.as_ref().map(|(k, _)| *k);
+            let Some(key) = earliest(earliest(merged, cc), earliest(late, halt)) else { break Ok(true) };
+            if halt == Some(key) {
+                break Err(stop.take().expect("halt is Some").1);
+            }
+            if merged == Some(key) {
+                let (_, tag, i) = order[next];
+                next += 1;
+                let s = (tag & !DEFERRED) as usize;
+                self.stamp(key.time);
+                let step = if tag & DEFERRED != 0 {
+                    self.run_deferred(s, key, i as usize, bound)
+                } else {
+                    self.emit(s, i as usize)
+                };
+                if let Err(e) = step {
+                    break Err(e);
+                }
+                // The contact center takes an item's chats once the item is done.
+                if order.get(next).is_none_or(|e| e.0 != key) {
+                    self.settle(bound);
+                }
+            } else if late == Some(key) {
+                let (key, timer) = self.io.late.pop().expect("peeked above");
+                self.stamp(key.time);
+                let Shard { engine, ctl } = &mut self.shards[key.owner() as usize];
+                engine.on_timer(key.time, &timer, &self.cc, &mut Live { own: &mut ctl.own, io: &mut self.io, bound });
+                self.settle(bound);
+            } else {
+                let (key, timer) = self.books.timers.pop().expect("peeked above");
+                if matches!(timer, CcTimer::Shifts) {
+                    // The clock runs only while something other than shift checks is pending.
+                    let later = next < order.len()
+                        || after.is_some_and(|t| t > key.time)
+                        || self.live() > 0
+                        || self.shards.iter().any(|s| s.ctl.tally.last.is_some_and(|l| l > key));
+                    if !later {
+                        break Ok(false);
+                    }
+                } else {
+                    self.books.live -= 1;
+                }
+                self.stamp(key.time);
+                self.cc.on_timer(key.time, timer, &mut self.books);
+                self.settle(bound);
+            }
+        };
+        self.order = order;
+        for s in &mut self.shards {
+            s.clear();
+        }
+        result
+    }
+
+    /// Passes on one buffered output of shard `s`.
+    fn emit(&mut self, s: usize, i: usize) -> Result<(), StopError> {
+        let ctl = &self.shards[s].ctl;
+        let out = &mut *self.io.out;
+        match &ctl.out[i].1 {
+            Out::Event(j) => out.event(&ctl.inbox[*j as usize].1),
+            Out::Decision(d) => out.decision(d),
+            Out::SessionEnded { customer, session, at, engaged, outcomes } => {
+                self.io.sessions += 1;
+                let outcomes = &ctl.bools[outcomes.clone()];
+                out.session_ended(&SessionEnd { customer, session: *session, at: *at, engaged: *engaged, outcomes });
+            }
+            Out::Features { customer, session, values } => {
+                out.features(customer, *session, &ctl.floats[values.clone()])
+            }
+            Out::Rejected(line, error) => out.rejected(*line, error),
+            Out::Stop(e) => return Err(e.clone()),
+            Out::Chat(at, chat) => self.io.accepted.push((*at, chat.clone())),
+        }
+        Ok(())
+    }
+
+    /// Runs a deferred item of shard `s` now, its outputs going straight out.
+    fn run_deferred(&mut self, s: usize, key: Key, i: usize, bound: Key) -> Result<(), StopError> {
+        let Shard { engine, ctl } = &mut self.shards[s];
+        let Ctl { inbox, deferred, own, tally, .. } = ctl;
+        let mut sink = Live { own, io: &mut self.io, bound };
+        match &deferred[i].1 {
+            Deferred::Timer(timer) => engine.on_timer(key.time, timer, &self.cc, &mut sink),
+            Deferred::Event(j) => {
+                let ev = &inbox[*j as usize].1;
+                sink.io.out.event(ev);
+                let is_track = matches!(ev.kind, EventKind::Track(_));
+                match engine.on_event(ev, &self.cc, &mut sink) {
+                    Ok(()) if is_track => tally.events += 1,
+                    Ok(()) => tally.responses += 1,
+                    Err(error) => match self.on_invalid {
+                        OnInvalid::Stop => return Err(StopError { line: ev.line, error }),
+                        OnInvalid::Skip => {
+                            tally.rejected += 1;
+                            self.io.out.rejected(ev.line, &error);
+                        }
+                    },
+                }
+                if let Some(trace) = engine.take_trace() {
+                    self.io.out.traced(ev, trace, engine);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The earlier of two keys, either of which may be missing.
+fn earliest(a: Option<Key>, b: Option<Key>) -> Option<Key> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// The loop itself, for any source of events. Each pacing interval (from one
+/// availability update to the next) runs in two phases: the shards run their
+/// visitors' items, in parallel with `opts.threads` > 1; then one thread
+/// merges what they did and runs the contact center and the visitors it may
+/// act on ([`shard`]). The phases are the same for any thread count, so the
+/// outputs are too.
 pub fn run_loop(
     sc: &Scenario,
     origin: Option<SimTime>,
@@ -378,92 +603,127 @@ pub fn run_loop(
     out: &mut dyn Output,
 ) -> Result<Stats, StopError> {
     let seed = opts.seed.unwrap_or(sc.seed);
-    let mut engine = Engine::new(sc, opts.responses, seed);
-    engine.record_features = opts.record_features;
+    let mut first = Engine::new(sc, opts.responses, seed);
+    first.record_features = opts.record_features;
     if opts.evaluate_every_condition {
-        engine.evaluate_every_condition();
+        first.evaluate_every_condition();
     }
+    let mut engines: Vec<Engine> = (1..SHARDS).map(|_| first.sibling()).collect();
+    engines.insert(0, first);
+    let mut shards: Vec<Shard> = engines.into_iter().enumerate().map(|(i, e)| Shard::new(e, i)).collect();
     if let Some(c) = &opts.trace {
-        engine.trace_customer(c);
+        shards[shard_of(c)].trace(c);
     }
-    let mut cc = ContactCenter::new(sc, &opts.availability);
-    let mut stats = Stats::default();
-    let mut lp = Loop {
-        heap: BinaryHeap::new(),
-        timers: Vec::new(),
-        free: Vec::new(),
-        seq: 0,
-        live: 0,
-        out,
-        accepted: Vec::new(),
-        simulated: cc.simulated(),
-        cc_events: Vec::new(),
-        sessions: 0,
+    let cc = ContactCenter::new(sc, &opts.availability);
+    let simulated = cc.simulated();
+    let mut run = Run {
+        sc,
+        seed,
+        on_invalid: opts.on_invalid,
+        shards,
+        cc,
+        books: CcBooks::default(),
+        chats: FxHashMap::default(),
+        io: Io { out, late: Timers::default(), accepted: Vec::new(), simulated, sessions: 0 },
+        last_time: None,
+        order: Vec::new(),
     };
-    let mut chats: FxHashMap<ChatId, ChatRequest> = FxHashMap::default();
+    // A pool that cannot start leaves the run on this thread: the same outputs,
+    // slower. The calling thread is one of the pool's, so that it works while
+    // it waits, and a batch wakes one thread fewer.
+    let pool = (opts.threads > 1)
+        .then(|| rayon::ThreadPoolBuilder::new().num_threads(opts.threads).use_current_thread().build().ok())
+        .flatten();
+    let mut stats = Stats::default();
     let rate = sc.pureconnect.pacing_rate.0.max(1);
     let mut next_tick: Option<SimTime> = None;
+    // The end of an interval whose batch ended early, at an answer.
+    let mut open: Option<SimTime> = None;
+    // Input steps taken: each event's place in the order.
+    let mut read: u64 = 0;
 
     loop {
-        let ev_time = source.next_time(opts.on_invalid, lp.out, &mut stats)?;
-        let timer_time = lp.heap.peek().map(|Reverse(e)| e.time);
+        let ev_time = source.next_time(opts.on_invalid, run.io.out, &mut stats)?;
         // The clock runs while events or live timers remain.
-        if ev_time.is_none() && lp.live == 0 {
+        if ev_time.is_none() && run.live() == 0 {
             break;
         }
-        let Some(t) = [ev_time, timer_time].into_iter().flatten().min() else { break };
-        if next_tick.is_none() {
+        let Some(t) = [ev_time, run.next_timer()].into_iter().flatten().min() else { break };
+        let Some(tick) = next_tick else {
             // The clock starts at `origin`, or at the first event.
             let start = origin.map_or(t, |o| o.min(t));
             next_tick = Some(start);
-            cc.start(start, &mut lp);
+            run.cc.start(start, &mut run.books);
             continue;
-        }
-        let tick = next_tick.expect("set above");
-        if tick <= t {
-            cc.tick(tick, &mut |wg, p| lp.out.availability(wg, p));
-            lp.out.clock(tick);
-            next_tick = Some(SimTime(tick.0 + rate));
-            stats.last_time = Some(tick);
-            continue;
-        }
-        stats.last_time = Some(t);
-        if ev_time == Some(t) {
-            let Some(ev) = source.take(&engine) else {
-                settle(sc, seed, &mut engine, &mut cc, &mut lp, &mut chats);
-                continue;
-            };
-            stats.first_event.get_or_insert(ev.time);
-            lp.out.event(&ev);
-            let is_track = matches!(ev.kind, EventKind::Track(_));
-            if let Err(error) = engine.on_event(&ev, &cc, &mut lp) {
-                match opts.on_invalid {
-                    OnInvalid::Stop => return Err(StopError { line: ev.line, error }),
-                    OnInvalid::Skip => {
-                        stats.rejected += 1;
-                        lp.out.rejected(ev.line, &error);
+        };
+        let end = match open.take() {
+            Some(end) => end,
+            None => {
+                let Run { cc, io, .. } = &mut run;
+                cc.tick(tick, &mut |wg, p| io.out.availability(wg, p));
+                io.out.clock(tick);
+                run.stamp(tick);
+                let end = SimTime(tick.0 + rate);
+                next_tick = Some(end);
+                if t >= end {
+                    continue;
+                }
+                end
+            }
+        };
+        // The interval's input steps, routed to their visitors' shards: a batch.
+        let mut bound = Key::start(end);
+        let mut stop = None;
+        let mut after = None;
+        loop {
+            match source.next_time(opts.on_invalid, run.io.out, &mut stats) {
+                Err(e) => {
+                    // The run stops after the events read before the bad line.
+                    read += 1;
+                    stop = Some((Key::event(after.unwrap_or(t), read), e));
+                    break;
+                }
+                Ok(Some(at)) if at < end => {
+                    after = Some(at);
+                    run.stamp(at);
+                    let Some(ev) = source.take(&ShardsView(&run.shards)) else { continue };
+                    read += 1;
+                    stats.first_event.get_or_insert(ev.time);
+                    let key = Key::event(ev.time, read);
+                    let answer = matches!(ev.kind, EventKind::Response { .. });
+                    run.shards[shard_of(&ev.customer)].ctl.inbox.push((key, ev));
+                    if answer {
+                        // The engine may refuse an answer: the batch ends with it,
+                        // so that its line is still the last one read if the run
+                        // stops there (its error quotes it). The interval goes on.
+                        bound = Key::event(at, read + 1);
+                        open = Some(end);
+                        break;
                     }
                 }
-            } else if is_track {
-                stats.events += 1;
-            } else {
-                stats.responses += 1;
-            }
-            if let Some(trace) = engine.take_trace() {
-                lp.out.traced(&ev, trace, &engine);
-            }
-        } else {
-            let (at, item) = lp.pop().expect("timer_time is Some");
-            match item {
-                Scheduled::Engine(timer) => engine.on_timer(at, &timer, &cc, &mut lp),
-                Scheduled::Cc(timer) => cc.on_timer(at, timer, &mut lp),
+                Ok(next) => {
+                    after = next.or(after);
+                    break;
+                }
             }
         }
-        settle(sc, seed, &mut engine, &mut cc, &mut lp, &mut chats);
+        let events: usize = run.shards.iter().map(|s| s.ctl.inbox.len()).sum();
+        stats.batches += 1;
+        stats.large_batches += u64::from(events >= PARALLEL_MIN);
+        run.parallel(bound, pool.as_ref());
+        if !run.sequential(bound, stop, after)? {
+            break;
+        }
     }
-    stats.visitors = engine.visitor_count() as u64;
-    stats.sessions = lp.sessions;
-    stats.workgroups = cc.finish(stats.last_time.unwrap_or_default());
+    stats.last_time = run.last_time;
+    stats.visitors = run.shards.iter().map(|s| s.engine.visitor_count() as u64).sum();
+    stats.sessions = run.io.sessions;
+    for s in &run.shards {
+        stats.events += s.ctl.tally.events;
+        stats.responses += s.ctl.tally.responses;
+        stats.rejected += s.ctl.tally.rejected;
+    }
+    stats.workgroups = run.cc.finish(stats.last_time.unwrap_or_default());
     Ok(stats)
 }
 
