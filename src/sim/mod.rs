@@ -222,6 +222,8 @@ struct Run<'s, 'o> {
     last_time: Option<SimTime>,
     /// Merge entries, reused: (key, shard with [`DEFERRED`] or not, index).
     order: Vec<(Key, u32, u32)>,
+    /// The shards with something due in the batch, reused.
+    active: Vec<usize>,
 }
 
 /// Where the loop's tracking events come from: a recorded stream or the traffic generator.
@@ -426,24 +428,24 @@ impl Run<'_, '_> {
         }
     }
 
-    /// The parallel phase of a batch that ends at `bound`: every shard runs
-    /// its items, on the pool if there is one and enough to do.
-    fn parallel(&mut self, bound: Key, pool: Option<&rayon::ThreadPool>) {
-        let Run { shards, cc, io, on_invalid, .. } = self;
+    /// The parallel phase of a batch of `events` events that ends at `bound`:
+    /// every shard with something due runs it, on the pool if there is one
+    /// and enough to do.
+    fn parallel(&mut self, bound: Key, events: usize, pool: Option<&rayon::ThreadPool>) {
+        let Run { shards, cc, io, on_invalid, active, .. } = self;
         let (cc, simulated, on_invalid): (&ContactCenter, &[bool], OnInvalid) = (cc, &io.simulated, *on_invalid);
-        let work: usize = shards.iter().map(|s| s.ctl.inbox.len()).sum();
-        if work == 0 && !shards.iter().any(|s| s.has_work(bound)) {
-            return;
-        }
+        active.clear();
+        active.extend((0..shards.len()).filter(|&i| shards[i].has_work(bound)));
         match pool {
-            Some(pool) if work >= PARALLEL_MIN => pool.install(|| {
+            Some(pool) if events >= PARALLEL_MIN => pool.install(|| {
                 use rayon::prelude::*;
+                // A shard with nothing due returns at once.
                 shards.par_iter_mut().for_each(|s| s.advance(bound, cc, simulated, on_invalid));
             }),
-            _ => shards.iter_mut().for_each(|s| s.advance(bound, cc, simulated, on_invalid)),
+            _ => active.iter().for_each(|&i| shards[i].advance(bound, cc, simulated, on_invalid)),
         }
-        for s in shards.iter() {
-            if let Some(last) = s.ctl.tally.last {
+        for &i in active.iter() {
+            if let Some(last) = shards[i].ctl.tally.last {
                 self.last_time = self.last_time.max(Some(last.time));
             }
         }
@@ -462,11 +464,16 @@ impl Run<'_, '_> {
     ) -> Result<bool, StopError> {
         let mut order = std::mem::take(&mut self.order);
         order.clear();
-        for (s, shard) in self.shards.iter().enumerate() {
-            order.extend(shard.ctl.out.iter().enumerate().map(|(i, (k, _))| (*k, s as u32, i as u32)));
+        // Only the shards that ran have outputs or deferred items.
+        for &s in &self.active {
+            let shard = &self.shards[s];
+            // One entry per item: its outputs follow each other in the shard's list.
+            let out = &shard.ctl.out;
+            let firsts = (0..out.len()).filter(|&i| i == 0 || out[i - 1].0 != out[i].0);
+            order.extend(firsts.map(|i| (out[i].0, s as u32, i as u32)));
             order.extend(shard.ctl.deferred.iter().enumerate().map(|(i, (k, _))| (*k, s as u32 | DEFERRED, i as u32)));
         }
-        // Items are unique by key; one item's outputs keep their order by index.
+        // Items are unique by key.
         order.sort_unstable();
         let mut next = 0;
         let result = loop {
@@ -492,9 +499,7 @@ impl Run<'_, '_> {
                     break Err(e);
                 }
                 // The contact center takes an item's chats once the item is done.
-                if order.get(next).is_none_or(|e| e.0 != key) {
-                    self.settle(bound);
-                }
+                self.settle(bound);
             } else if late == Some(key) {
                 let (key, timer) = self.io.late.pop().expect("peeked above");
                 self.stamp(key.time);
@@ -521,30 +526,18 @@ impl Run<'_, '_> {
             }
         };
         self.order = order;
-        for s in &mut self.shards {
-            s.clear();
+        for &s in &self.active {
+            self.shards[s].clear();
         }
         result
     }
 
-    /// Passes on one buffered output of shard `s`.
+    /// Passes on the buffered outputs of one item of shard `s`, from its `i`th.
     fn emit(&mut self, s: usize, i: usize) -> Result<(), StopError> {
         let ctl = &self.shards[s].ctl;
-        let out = &mut *self.io.out;
-        match &ctl.out[i].1 {
-            Out::Event(j) => out.event(&ctl.inbox[*j as usize].1),
-            Out::Decision(d) => out.decision(d),
-            Out::SessionEnded { customer, session, at, engaged, outcomes } => {
-                self.io.sessions += 1;
-                let outcomes = &ctl.bools[outcomes.clone()];
-                out.session_ended(&SessionEnd { customer, session: *session, at: *at, engaged: *engaged, outcomes });
-            }
-            Out::Features { customer, session, values } => {
-                out.features(customer, *session, &ctl.floats[values.clone()])
-            }
-            Out::Rejected(line, error) => out.rejected(*line, error),
-            Out::Stop(e) => return Err(e.clone()),
-            Out::Chat(at, chat) => self.io.accepted.push((*at, chat.clone())),
+        let key = ctl.out[i].0;
+        for (_, item) in ctl.out[i..].iter().take_while(|(k, _)| *k == key) {
+            emit_one(ctl, &mut self.io, item)?;
         }
         Ok(())
     }
@@ -578,6 +571,25 @@ impl Run<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Passes on one buffered output of a shard.
+fn emit_one(ctl: &Ctl, io: &mut Io<'_>, item: &Out) -> Result<(), StopError> {
+    let out = &mut *io.out;
+    match item {
+        Out::Event(j) => out.event(&ctl.inbox[*j as usize].1),
+        Out::Decision(d) => out.decision(d),
+        Out::SessionEnded { customer, session, at, engaged, outcomes } => {
+            io.sessions += 1;
+            let outcomes = &ctl.bools[outcomes.clone()];
+            out.session_ended(&SessionEnd { customer, session: *session, at: *at, engaged: *engaged, outcomes });
+        }
+        Out::Features { customer, session, values } => out.features(customer, *session, &ctl.floats[values.clone()]),
+        Out::Rejected(line, error) => out.rejected(*line, error),
+        Out::Stop(e) => return Err(e.clone()),
+        Out::Chat(at, chat) => io.accepted.push((*at, chat.clone())),
+    }
+    Ok(())
 }
 
 /// The earlier of two keys, either of which may be missing.
@@ -627,6 +639,7 @@ pub fn run_loop(
         io: Io { out, late: Timers::default(), accepted: Vec::new(), simulated, sessions: 0 },
         last_time: None,
         order: Vec::new(),
+        active: Vec::new(),
     };
     // A pool that cannot start leaves the run on this thread: the same outputs,
     // slower. The calling thread is one of the pool's, so that it works while
@@ -675,6 +688,7 @@ pub fn run_loop(
         let mut bound = Key::start(end);
         let mut stop = None;
         let mut after = None;
+        let mut events = 0;
         loop {
             match source.next_time(opts.on_invalid, run.io.out, &mut stats) {
                 Err(e) => {
@@ -688,6 +702,7 @@ pub fn run_loop(
                     run.stamp(at);
                     let Some(ev) = source.take(&ShardsView(&run.shards)) else { continue };
                     read += 1;
+                    events += 1;
                     stats.first_event.get_or_insert(ev.time);
                     let key = Key::event(ev.time, read);
                     let answer = matches!(ev.kind, EventKind::Response { .. });
@@ -707,10 +722,9 @@ pub fn run_loop(
                 }
             }
         }
-        let events: usize = run.shards.iter().map(|s| s.ctl.inbox.len()).sum();
         stats.batches += 1;
         stats.large_batches += u64::from(events >= PARALLEL_MIN);
-        run.parallel(bound, pool.as_ref());
+        run.parallel(bound, events, pool.as_ref());
         if !run.sequential(bound, stop, after)? {
             break;
         }
