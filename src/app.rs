@@ -480,27 +480,37 @@ fn progress_bar(sc: &config::Scenario, quiet: bool) -> Option<indicatif::Progres
 pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io::Result<i32> {
     let Some(sc) = load_for_run(err, args)? else { return Ok(exit::FAILED) };
     let dir = args.out.clone().unwrap_or_else(|| default_out_dir(&sc));
-    let mut files = match crate::report::Files::create(&sc, &dir) {
-        Ok(f) => f,
-        Err(e) => {
-            writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
-            return Ok(exit::FAILED);
+    let threads = thread_count(args.threads);
+    // With more than one thread, decisions.jsonl is written by a thread of this scope.
+    std::thread::scope(|scope| {
+        let files = if threads > 1 {
+            crate::report::Files::create_threaded(scope, &sc, &dir)
+        } else {
+            crate::report::Files::create(&sc, &dir)
+        };
+        let mut files = match files {
+            Ok(f) => f,
+            Err(e) => {
+                writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
+                return Ok(exit::FAILED);
+            }
+        };
+        let bar = progress_bar(&sc, args.quiet);
+        let mut sample = crate::report::html::JourneySample::new(&sc);
+        let stats = {
+            let start = crate::sim::origin(&sc).0;
+            let mut both = crate::report::html::Tee(&mut files, &mut sample);
+            let mut progress = Progress { inner: &mut both, bar: bar.clone(), start };
+            // The writer mostly waits on the engine: the shards get every thread.
+            let opts = crate::sim::Options { threads, ..crate::sim::Options::default() };
+            crate::sim::simulate(&sc, &opts, &mut progress, None)
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
         }
-    };
-    let bar = progress_bar(&sc, args.quiet);
-    let mut sample = crate::report::html::JourneySample::new(&sc);
-    let stats = {
-        let start = crate::sim::origin(&sc).0;
-        let mut both = crate::report::html::Tee(&mut files, &mut sample);
-        let mut progress = Progress { inner: &mut both, bar: bar.clone(), start };
-        let opts = crate::sim::Options { threads: thread_count(args.threads), ..crate::sim::Options::default() };
-        crate::sim::simulate(&sc, &opts, &mut progress, None)
-    };
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let Some(stats) = stats else { return Ok(exit::FAILED) };
-    finish_outputs(out, &sc, &dir, files, &stats, &sample, args.quiet)
+        let Some(stats) = stats else { return Ok(exit::FAILED) };
+        finish_outputs(out, &sc, &dir, files, &stats, &sample, args.quiet)
+    })
 }
 
 /// `pesim generate`: the event stream `run` would replay, as JSON Lines.
