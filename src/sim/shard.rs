@@ -176,7 +176,7 @@ impl<'s> Shard<'s> {
         loop {
             let event_key = inbox.get(next).map(|(k, _)| *k);
             let timer_key = own.timers.peek_before(bound);
-            let Some(key) = super::earliest(event_key, timer_key) else { break };
+            let Some(key) = super::phases::earliest(event_key, timer_key) else { break };
             tally.last = Some(key);
             if Some(key) == event_key {
                 let i = next as u32;
