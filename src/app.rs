@@ -164,18 +164,7 @@ pub fn replay(out: &mut dyn Write, err: &mut dyn Write, args: &ReplayArgs) -> st
     // With more than one thread, decisions.jsonl is written by a thread of this scope,
     // and the events are read by another (`replay_lines`).
     std::thread::scope(|scope| {
-        let files = if threads > 1 {
-            crate::report::Files::create_threaded(scope, &sc, &dir)
-        } else {
-            crate::report::Files::create(&sc, &dir)
-        };
-        let mut files = match files {
-            Ok(f) => f,
-            Err(e) => {
-                writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
-                return Ok(exit::FAILED);
-            }
-        };
+        let Some(mut files) = output_files(scope, &sc, &dir, threads, err)? else { return Ok(exit::FAILED) };
         let opts = Options {
             responses: args.responses,
             on_invalid: if args.skip_invalid { OnInvalid::Skip } else { OnInvalid::Stop },
@@ -476,6 +465,29 @@ fn progress_bar(sc: &config::Scenario, quiet: bool) -> Option<indicatif::Progres
     Some(bar)
 }
 
+/// The output files in `dir`, decisions.jsonl formatted and written on a thread
+/// of `scope` when there is more than one; `None` once the error is reported.
+fn output_files<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    sc: &'s config::Scenario,
+    dir: &Path,
+    threads: usize,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<crate::report::Files<'s>>> {
+    let files = if threads > 1 {
+        crate::report::Files::create_threaded(scope, sc, dir)
+    } else {
+        crate::report::Files::create(sc, dir)
+    };
+    match files {
+        Ok(f) => Ok(Some(f)),
+        Err(e) => {
+            writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
+            Ok(None)
+        }
+    }
+}
+
 /// `pesim run`: the scenario's synthetic traffic through rules and contact center.
 pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io::Result<i32> {
     let Some(sc) = load_for_run(err, args)? else { return Ok(exit::FAILED) };
@@ -483,18 +495,7 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write, args: &RunArgs) -> std::io:
     let threads = thread_count(args.threads);
     // With more than one thread, decisions.jsonl is written by a thread of this scope.
     std::thread::scope(|scope| {
-        let files = if threads > 1 {
-            crate::report::Files::create_threaded(scope, &sc, &dir)
-        } else {
-            crate::report::Files::create(&sc, &dir)
-        };
-        let mut files = match files {
-            Ok(f) => f,
-            Err(e) => {
-                writeln!(err, "error: cannot write to {}: {e}", dir.display())?;
-                return Ok(exit::FAILED);
-            }
-        };
+        let Some(mut files) = output_files(scope, &sc, &dir, threads, err)? else { return Ok(exit::FAILED) };
         let bar = progress_bar(&sc, args.quiet);
         let mut sample = crate::report::html::JourneySample::new(&sc);
         let stats = {
