@@ -95,11 +95,10 @@ impl Output for Did {
     }
 }
 
-fn shop_events(seed: u64, times: i64) -> (pesim::config::Scenario, Vec<Event>) {
+fn shop_events(seed: u64) -> (pesim::config::Scenario, Vec<Event>) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = pesim::config::load_file(&root.join("scenarios/shop.yaml"));
-    let mut sc = loaded.scenario.expect("the shop scenario loads");
-    sc.duration = pesim::config::model::Millis(sc.duration.0 * times);
+    let sc = loaded.scenario.expect("the shop scenario loads");
     let mut events = Vec::new();
     let opts = Options { seed: Some(seed), ..Options::default() };
     pesim::sim::simulate(&sc, &opts, &mut Discard, Some(&mut |ev: &Event| events.push(ev.clone())));
@@ -174,7 +173,7 @@ fn second_half_allocations(sc: &pesim::config::Scenario, events: Vec<Event>) -> 
 /// out, visitors going dormant and coming back.
 #[test]
 fn returning_visitors_allocate_nothing_once_warm() {
-    let (sc, _) = shop_events(1, 1);
+    let (sc, _) = shop_events(1);
     let events = returning_visits(&sc, 300, 12);
     let n = events.len() as u64;
     let (allocations, did) = second_half_allocations(&sc, events);
@@ -193,14 +192,13 @@ fn returning_visitors_allocate_nothing_once_warm() {
 
 /// The shop's own traffic, new visitors arriving all the time: what allocates is the
 /// dormant store growing with the visitors it keeps, a new visitor's first traits,
-/// a session's random stream on its first draw, and each of the run's 16 shards
-/// growing its own places and spare sessions to its own peak. Over the second half
-/// of four times the shop's duration that is 0.077 per event (0.17 over one
-/// duration's: the shards are still warming up; 0.03 there on one shard).
+/// a session's random stream on its first draw, and each of a run's 16 shards
+/// growing its own visitor places to its own peak (0.055 per event in all; 0.03 on
+/// one shard).
 /// Before gating used scratch space and visitors reused their places' arrays, it was 0.8.
 #[test]
 fn new_visitors_allocate_only_as_they_arrive() {
-    let (sc, events) = shop_events(1, 4);
+    let (sc, events) = shop_events(1);
     let n = events.len() as u64;
     let (allocations, _) = second_half_allocations(&sc, events);
     eprintln!("{n} events: {allocations} allocations while replaying the second half");

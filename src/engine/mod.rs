@@ -120,6 +120,9 @@ pub struct Trace {
     pub gates: Vec<(ActionMapId, Vec<(Gate, bool)>)>,
 }
 
+/// Ended sessions' blocks: the boxes move in and out of `Visitor::session` without copying.
+type Spare = Vec<Box<Session>>;
+
 pub struct Engine<'s> {
     pub sc: &'s Scenario,
     /// The seed all of this run's draws derive from (the scenario's, or a case's).
@@ -150,9 +153,11 @@ pub struct Engine<'s> {
     scratch: Vec<u32>,
     /// The actions being gated (step 7), reused likewise.
     due: Vec<ActionMapId>,
-    /// Ended sessions' blocks, for the next sessions to reuse.
-    #[allow(clippy::vec_box, reason = "the boxes move in and out of `Visitor::session` without copying")]
-    spare: Vec<Box<Session>>,
+    /// Ended sessions' blocks, for the next sessions to reuse; one pool for all
+    /// the shards of a run ([`Engine::sibling`]), so that together they keep no
+    /// more sessions than the run's peak of visitors at once, where a pool per
+    /// shard would keep the sum of each shard's own peak.
+    spare: Arc<std::sync::Mutex<Spare>>,
     /// What scoring an event reuses from the last.
     scoring: scorer::Scratch,
     /// The recorded features' values at an event (`record_features`), reused.
@@ -168,6 +173,7 @@ impl<'s> Engine<'s> {
     /// settings: a shard of the same run (`crate::sim`).
     pub fn sibling(&self) -> Self {
         let mut e = Self::with_rules(self.sc, self.rules.clone(), self.responses, self.seed);
+        e.spare = self.spare.clone();
         e.record_features = self.record_features;
         e.forced = self.forced;
         e
@@ -192,7 +198,7 @@ impl<'s> Engine<'s> {
             forced: Changes::NONE,
             scratch: Vec::new(),
             due: Vec::new(),
-            spare: Vec::new(),
+            spare: Arc::default(),
             scoring: scorer::Scratch::default(),
             recorded: Vec::new(),
         }
@@ -622,7 +628,8 @@ impl<'s> Engine<'s> {
         let end = now.plus(sc.settings.session_timeout);
         // An ended session's block is reused: sessions come and go at every
         // visit, and allocating their arrays anew was a large part of the engine's time.
-        let mut s = match self.spare.pop() {
+        let spare = self.spare.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let mut s = match spare {
             Some(mut s) => {
                 s.reset(number, now, end, rng);
                 s
@@ -666,7 +673,9 @@ impl<'s> Engine<'s> {
                 });
             }
         }
-        self.spare.push(s);
+        // A panic elsewhere while the pool was held leaves it a valid list of
+        // sessions: a poisoned lock is taken as it is.
+        self.spare.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(s);
     }
 
     /// Handles a timer the engine asked for; stale timers do nothing.
