@@ -13,44 +13,43 @@ use std::collections::BinaryHeap;
 use crate::clock::SimTime;
 
 /// Where an item falls in the run. Unique: an event by its input position,
-/// a timer by its owner and that owner's count of timers scheduled.
+/// a timer by its owner and that owner's count of timers scheduled. Packed in
+/// two words (heaps and merges move and compare many of them): the time, then
+/// a tie-break whose top bit says timer, with the owner in the next six bits
+/// and the count in the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key {
     pub time: SimTime,
-    class: Class,
-    /// An event's input position; a timer's owner.
-    a: u64,
-    /// A timer's number within its owner.
-    b: u64,
+    tie: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Class {
-    Event,
-    Timer,
-}
+const TIMER: u64 = 1 << 63;
+const OWNER_SHIFT: u32 = 57;
+const OWNER_MASK: u64 = 0x3F;
 
 impl Key {
     /// The `n`th tracking event (or answer) of the input.
     pub fn event(time: SimTime, n: u64) -> Key {
-        Key { time, class: Class::Event, a: n, b: 0 }
+        debug_assert!(n < TIMER, "2^63 input steps");
+        Key { time, tie: n }
     }
 
     /// A timer of `owner` (a shard's index; the contact center's is the
     /// largest), its `seq`th.
     pub fn timer(time: SimTime, owner: u32, seq: u64) -> Key {
-        Key { time, class: Class::Timer, a: u64::from(owner), b: seq }
+        debug_assert!(u64::from(owner) <= OWNER_MASK && seq < 1 << OWNER_SHIFT, "owner {owner}, timer {seq}");
+        Key { time, tie: TIMER | u64::from(owner) << OWNER_SHIFT | seq }
     }
 
     /// Before every item at `time`: the bound of an interval that ends there.
     pub fn start(time: SimTime) -> Key {
-        Key { time, class: Class::Event, a: 0, b: 0 }
+        Key { time, tie: 0 }
     }
 
     /// The shard that owns a timer's key.
     pub fn owner(self) -> u32 {
-        debug_assert_eq!(self.class, Class::Timer);
-        self.a as u32
+        debug_assert!(self.tie & TIMER != 0);
+        ((self.tie >> OWNER_SHIFT) & OWNER_MASK) as u32
     }
 }
 
@@ -136,7 +135,9 @@ mod tests {
             ]
         );
         assert!(Key::start(t) <= Key::event(t, 0));
-        assert!(Key::timer(SimTime(9), u32::MAX, u64::MAX) < Key::start(t));
+        assert!(Key::timer(SimTime(9), 63, (1 << 57) - 1) < Key::start(t));
+        assert_eq!(Key::timer(t, 16, 5).owner(), 16);
+        assert_eq!(std::mem::size_of::<Key>(), 16);
     }
 
     #[test]
