@@ -23,11 +23,11 @@ use crate::clock::SimTime;
 use crate::config::Scenario;
 use crate::config::model::{Snapshot, WorkgroupId};
 use crate::engine::{Decision, Engine, Responses, SessionEnd, Trace};
-use crate::events::{Event, EventKind, LineError};
+use crate::events::{Event, LineError};
 use crate::traffic::Generator;
-use order::{Key, Timers};
+use order::Timers;
 pub use phases::PARALLEL_MIN;
-use phases::{CcBooks, Io, Run, ShardsView};
+use phases::{Batch, CcBooks, Io, Run, read_batch};
 use shard::{SHARDS, Shard, shard_of};
 
 /// Where a run's results go.
@@ -342,44 +342,11 @@ pub fn run_loop(
                 end
             }
         };
-        // The interval's input steps, routed to their visitors' shards: a batch.
-        let mut bound = Key::start(end);
-        let mut stop = None;
-        let mut after = None;
-        let mut events = 0;
-        loop {
-            match source.next_time(opts.on_invalid, run.io.out, &mut stats) {
-                Err(e) => {
-                    // The run stops after the events read before the bad line.
-                    read += 1;
-                    stop = Some((Key::event(after.unwrap_or(t), read), e));
-                    break;
-                }
-                Ok(Some(at)) if at < end => {
-                    after = Some(at);
-                    run.stamp(at);
-                    let Some(ev) = source.take(&ShardsView(&run.shards)) else { continue };
-                    read += 1;
-                    events += 1;
-                    stats.first_event.get_or_insert(ev.time);
-                    let key = Key::event(ev.time, read);
-                    let answer = matches!(ev.kind, EventKind::Response { .. });
-                    run.shards[shard_of(&ev.customer)].ctl.inbox.push((key, ev));
-                    if answer {
-                        // The engine may refuse an answer: the batch ends with it,
-                        // so that its line is still the last one read if the run
-                        // stops there (its error quotes it). The interval goes on.
-                        bound = Key::event(at, read + 1);
-                        open = Some(end);
-                        break;
-                    }
-                }
-                Ok(next) => {
-                    after = next.or(after);
-                    break;
-                }
-            }
+        let batch = read_batch(&mut run, source, opts.on_invalid, &mut stats, &mut read, t, end);
+        if batch.answer {
+            open = Some(end);
         }
+        let Batch { bound, stop, after, events, .. } = batch;
         stats.batches += 1;
         stats.large_batches += u64::from(events >= PARALLEL_MIN);
         run.parallel(bound, events, pool.as_ref());

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::order::{Key, Timers};
 use super::shard::{CONTACT_CENTER, Ctl, Deferred, Out, Own, Shard, shard_of};
-use super::{OnInvalid, Output, StopError};
+use super::{OnInvalid, Output, Source, Stats, StopError};
 use crate::availability::{CcEvent, CcSink, CcTimer, ChatId, ContactCenter};
 use crate::clock::SimTime;
 use crate::config::Scenario;
@@ -349,6 +349,67 @@ fn emit_one(ctl: &Ctl, io: &mut Io<'_>, item: &Out) -> Result<(), StopError> {
         Out::Chat(at, chat) => io.accepted.push((*at, chat.clone())),
     }
     Ok(())
+}
+
+/// One batch's input: the steps of an interval, or of its first part.
+pub(super) struct Batch {
+    /// Items before it belong to the batch.
+    pub bound: Key,
+    /// Where an invalid line stops the run.
+    pub stop: Option<(Key, StopError)>,
+    /// When the input has more: a step past the batch, or its last step.
+    pub after: Option<SimTime>,
+    pub events: usize,
+    /// The batch ended at an answer: its interval goes on.
+    pub answer: bool,
+}
+
+/// Reads the input steps due before `end` (the clock's next item is due at
+/// `t`) and routes their events to their visitors' shards; `read` counts the
+/// events read so far, each one's place in the order.
+pub(super) fn read_batch(
+    run: &mut Run<'_, '_>,
+    source: &mut dyn Source,
+    on_invalid: OnInvalid,
+    stats: &mut Stats,
+    read: &mut u64,
+    t: SimTime,
+    end: SimTime,
+) -> Batch {
+    let mut batch = Batch { bound: Key::start(end), stop: None, after: None, events: 0, answer: false };
+    loop {
+        match source.next_time(on_invalid, run.io.out, stats) {
+            Err(e) => {
+                // The run stops after the events read before the bad line.
+                *read += 1;
+                batch.stop = Some((Key::event(batch.after.unwrap_or(t), *read), e));
+                return batch;
+            }
+            Ok(Some(at)) if at < end => {
+                batch.after = Some(at);
+                run.stamp(at);
+                let Some(ev) = source.take(&ShardsView(&run.shards)) else { continue };
+                *read += 1;
+                batch.events += 1;
+                stats.first_event.get_or_insert(ev.time);
+                let key = Key::event(ev.time, *read);
+                let answer = matches!(ev.kind, EventKind::Response { .. });
+                run.shards[shard_of(&ev.customer)].ctl.inbox.push((key, ev));
+                if answer {
+                    // The engine may refuse an answer: the batch ends with it,
+                    // so that its line is still the last one read if the run
+                    // stops there (its error quotes it).
+                    batch.bound = Key::event(at, *read + 1);
+                    batch.answer = true;
+                    return batch;
+                }
+            }
+            Ok(next) => {
+                batch.after = next.or(batch.after);
+                return batch;
+            }
+        }
+    }
 }
 
 /// The earlier of two keys, either of which may be missing.
