@@ -13,6 +13,10 @@
 //! - `sweep/threads/1` and `sweep/threads/2`: a sweep-like workload, `PESIM_BENCH_RUNS`
 //!   (default 4) independent replays of the same events (one seed each) run by
 //!   rayon on a 1-thread and a 2-thread pool.
+//! - `one_run/threads/1` and `one_run/threads/2`: one run of dense traffic
+//!   (`PESIM_BENCH_DENSE_PER_HOUR` arrivals/h, default 100,000, for 2 hours): the
+//!   generator, the engine's shards and the contact center, with the shards on 1
+//!   or 2 threads (`Options::threads`); `elem/s` is tracking events/s.
 //!
 //! With `--bench`, after criterion, the two sweep variants are also run
 //! interleaved (`PESIM_BENCH_RATIO_RUNS` times each, default 5) and the ratio of
@@ -30,7 +34,7 @@ use pesim::config::Scenario;
 use pesim::engine::Responses;
 use pesim::events::{Event, EventKind, parse_line};
 use pesim::report::Collect;
-use pesim::sim::{Options, Stats, replay};
+use pesim::sim::{Options, Stats, replay, simulate};
 use rayon::prelude::*;
 
 #[path = "../examples/gen_bench_scenario.rs"]
@@ -128,6 +132,29 @@ fn benches(c: &mut Criterion, inp: &Input) {
     g.finish();
 }
 
+/// One run of dense traffic, its shards on 1 and 2 threads.
+fn one_run(c: &mut Criterion) {
+    let per_hour = env_usize("PESIM_BENCH_DENSE_PER_HOUR", 100_000) as f64;
+    let sc = gen_bench_scenario::load(per_hour, 2);
+    let run = |threads: usize| {
+        let mut out = Collect::new(&sc);
+        let stats = simulate(&sc, &Options { threads, ..Options::default() }, &mut out, None);
+        black_box(&out.tally);
+        stats.expect("the benchmark scenario has traffic")
+    };
+    let stats = run(1);
+    eprintln!(
+        "one run: {} events, {} batches ({} of them large enough for the pool)",
+        stats.events, stats.batches, stats.large_batches
+    );
+    let mut g = c.benchmark_group("one_run");
+    g.sample_size(10).measurement_time(Duration::from_secs(30)).throughput(Throughput::Elements(stats.events));
+    for threads in [1, 2] {
+        g.bench_function(BenchmarkId::new("threads", threads), |b| b.iter(|| run(threads)));
+    }
+    g.finish();
+}
+
 /// CPU time used by this process so far (all threads), from /proc/self/stat (Linux, 100 ticks/s).
 fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -194,6 +221,7 @@ fn main() {
     let inp = input();
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &inp);
+    one_run(&mut c);
     c.final_summary();
     if std::env::args().any(|a| a == "--bench") {
         ratio(&inp);
