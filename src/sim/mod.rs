@@ -392,9 +392,3 @@ pub fn run_loop(
     stats.workgroups = run.cc.finish(stats.last_time.unwrap_or_default());
     Ok(stats)
 }
-
-impl crate::traffic::VisitorView for Engine<'_> {
-    fn engaged(&self, customer: &str) -> bool {
-        Engine::engaged(self, customer)
-    }
-}

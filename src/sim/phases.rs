@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap;
 
 use super::order::{Key, Timers};
-use super::shard::{CONTACT_CENTER, Ctl, Deferred, Out, Own, Shard, shard_of};
+use super::shard::{CONTACT_CENTER, Ctl, Deferred, Out, Own, Refusal, Shard, shard_of};
 use super::{OnInvalid, Output, Source, Stats, StopError};
 use crate::availability::{CcEvent, CcSink, CcTimer, ChatId, ContactCenter};
 use crate::clock::SimTime;
@@ -150,7 +150,9 @@ impl Run<'_, '_> {
     /// Moves accepted chats into the contact center, and its chat events back to the engine.
     fn settle(&mut self, bound: Key) {
         loop {
-            for (at, chat) in std::mem::take(&mut self.io.accepted) {
+            // Taken and put back, to keep its room: queuing a chat accepts none.
+            let mut accepted = std::mem::take(&mut self.io.accepted);
+            for (at, chat) in accepted.drain(..) {
                 // Keyed by the chat itself, so a chat's draws do not depend on other chats.
                 let key = u64::from(chat.session) << 20 | u64::from(chat.map.0);
                 let mut draw_patience = random::stream(self.seed, "patience", &chat.customer, key);
@@ -165,10 +167,15 @@ impl Run<'_, '_> {
                     None => self.shards[shard_of(&chat.customer)].ctl.own.entangled.release(&chat.customer),
                 }
             }
+            debug_assert!(self.io.accepted.is_empty());
+            self.io.accepted = accepted;
             if self.books.events.is_empty() {
                 break;
             }
-            for (at, event) in std::mem::take(&mut self.books.events) {
+            // Chats the engine hears of may start others (into `accepted`), but
+            // no chat event comes of it.
+            let mut events = std::mem::take(&mut self.books.events);
+            for (at, event) in events.drain(..) {
                 let (id, what) = match event {
                     CcEvent::Engaged(id) => (id, ChatEvent::Engaged),
                     CcEvent::Abandoned(id) => (id, ChatEvent::Abandoned),
@@ -184,6 +191,8 @@ impl Run<'_, '_> {
                     }
                 }
             }
+            debug_assert!(self.books.events.is_empty());
+            self.books.events = events;
         }
     }
 
@@ -311,17 +320,11 @@ impl Run<'_, '_> {
             Deferred::Event(j) => {
                 let ev = &inbox[*j as usize].1;
                 sink.io.out.event(ev);
-                let is_track = matches!(ev.kind, EventKind::Track(_));
-                match engine.on_event(ev, &self.cc, &mut sink) {
-                    Ok(()) if is_track => tally.events += 1,
-                    Ok(()) => tally.responses += 1,
-                    Err(error) => match self.on_invalid {
-                        OnInvalid::Stop => return Err(StopError { line: ev.line, error }),
-                        OnInvalid::Skip => {
-                            tally.rejected += 1;
-                            self.io.out.rejected(ev.line, &error);
-                        }
-                    },
+                let result = engine.on_event(ev, &self.cc, &mut sink);
+                match tally.count(ev, result, self.on_invalid) {
+                    None => {}
+                    Some(Refusal::Stop(stop)) => return Err(stop),
+                    Some(Refusal::Skip(line, error)) => self.io.out.rejected(line, &error),
                 }
                 if let Some(trace) = engine.take_trace() {
                     self.io.out.traced(ev, trace, engine);

@@ -122,6 +122,33 @@ pub struct Tally {
     pub last: Option<Key>,
 }
 
+/// An input line the engine refused, per `--skip-invalid`.
+pub enum Refusal {
+    /// The run stops at this line.
+    Stop(StopError),
+    /// The line is counted, reported, and the run goes on.
+    Skip(u64, LineError),
+}
+
+impl Tally {
+    /// Counts the event `ev` if the engine took it (`result`); if it refused
+    /// it, says what that comes to.
+    pub fn count(&mut self, ev: &Event, result: Result<(), LineError>, on_invalid: OnInvalid) -> Option<Refusal> {
+        match result {
+            Ok(()) if matches!(ev.kind, EventKind::Track(_)) => self.events += 1,
+            Ok(()) => self.responses += 1,
+            Err(error) => match on_invalid {
+                OnInvalid::Stop => return Some(Refusal::Stop(StopError { line: ev.line, error })),
+                OnInvalid::Skip => {
+                    self.rejected += 1;
+                    return Some(Refusal::Skip(ev.line, error));
+                }
+            },
+        }
+        None
+    }
+}
+
 /// A shard's state apart from its engine, split so that a sink can borrow
 /// some of it while an event borrows the inbox.
 #[derive(Debug)]
@@ -188,20 +215,14 @@ impl<'s> Shard<'s> {
                 }
                 out.push((key, Out::Event(i)));
                 let mut sink = Buffered { key, own, out, bools, floats, simulated };
-                let is_track = matches!(ev.kind, EventKind::Track(_));
-                match engine.on_event(ev, snapshots, &mut sink) {
-                    Ok(()) if is_track => tally.events += 1,
-                    Ok(()) => tally.responses += 1,
-                    Err(error) => match on_invalid {
-                        OnInvalid::Stop => {
-                            out.push((key, Out::Stop(StopError { line: ev.line, error })));
-                            return;
-                        }
-                        OnInvalid::Skip => {
-                            tally.rejected += 1;
-                            out.push((key, Out::Rejected(ev.line, error)));
-                        }
-                    },
+                let result = engine.on_event(ev, snapshots, &mut sink);
+                match tally.count(ev, result, on_invalid) {
+                    None => {}
+                    Some(Refusal::Stop(stop)) => {
+                        out.push((key, Out::Stop(stop)));
+                        return;
+                    }
+                    Some(Refusal::Skip(line, error)) => out.push((key, Out::Rejected(line, error))),
                 }
             } else {
                 let (key, timer) = own.timers.pop().expect("peeked above");
